@@ -1,0 +1,186 @@
+"""The `genai-tutor` command: `chat` (the default) and `ingest PATH...`.
+
+Heavy libraries (torch, sentence-transformers, llama.cpp) are imported only
+when a command needs them, so `genai-tutor --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def configure_logging(settings: Settings) -> Path:
+    """Log everything to DATA_DIR/genai-tutor.log and warnings to stderr."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.data_dir / "genai-tutor.log"
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setLevel(settings.log_level)
+    console_handler = logging.StreamHandler(sys.stderr)
+    console_handler.setLevel(logging.WARNING)
+    console_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[file_handler, console_handler], force=True)
+
+    # Libraries that print progress bars or chatter on their own.
+    for noisy in ("httpx", "httpcore", "sentence_transformers", "transformers", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return log_file
+
+
+def _quiet_model_libraries() -> None:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+def ingest_with_progress(console, run, description: str):
+    """Run an ingest function with a rich progress bar; `run` takes the progress callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files · {task.fields[chunks]} chunks · {task.fields[current]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=None, chunks=0, current="")
+
+        def update(progress) -> None:
+            bar.update(
+                task,
+                total=progress.files_total,
+                completed=progress.files_done,
+                chunks=progress.chunks_done,
+                current=progress.current[-40:],
+            )
+
+        return run(update)
+
+
+def print_report(console, report) -> None:
+    from bot.commands.docs import format_report
+    from rich.markdown import Markdown
+
+    console.print(Markdown(format_report(report)))
+
+
+def cmd_chat(settings: Settings) -> int:
+    from rich.console import Console
+
+    started = time.monotonic()
+    console = Console()
+    _quiet_model_libraries()
+
+    from bot.adapters.terminal import TerminalAdapter
+    from bot.commands import registry
+    from bot.router import Router
+    from bot.services import Services
+
+    services = Services(settings)
+    console.print("[bold]genai-tutor[/bold]: checking the built-in lessons in the knowledge base…")
+    report = ingest_with_progress(console, services.ingest_lessons, "Lessons")
+    if report.failed:
+        print_report(console, report)
+
+    # A terminal has one user who waits for each reply, so there is nothing to throttle.
+    router = Router(
+        registry,
+        services,
+        cooldown_seconds=0,
+        max_concurrent_model_jobs=settings.max_concurrent_model_jobs,
+    )
+    llm = services.llm
+    console.print(
+        f"Ready in {time.monotonic() - started:.1f} s. Answers come from "
+        f"{llm.name if llm else 'the passages themselves (extractive, no LLM)'}.\n"
+        "Type /help for the commands, a question to ask it, or /quit to leave."
+    )
+    logger.info("chat ready in %.2f s", time.monotonic() - started)
+    try:
+        asyncio.run(TerminalAdapter(router, console).run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_ingest(settings: Settings, paths: list[Path], tenant: str, added_by: str) -> int:
+    from rich.console import Console
+
+    console = Console()
+    missing = [path for path in paths if not path.exists()]
+    if missing:
+        console.print(f"[red]No file or folder at {', '.join(map(str, missing))}.[/red] Check the path and try again.")
+        return 2
+
+    _quiet_model_libraries()
+    from bot.services import Services
+
+    services = Services(settings)
+    started = time.monotonic()
+    try:
+        report = ingest_with_progress(
+            console,
+            lambda progress: services.knowledge.ingest_paths(paths, tenant=tenant, added_by=added_by, progress=progress),
+            "Ingesting",
+        )
+    finally:
+        services.close()
+    elapsed = time.monotonic() - started
+    print_report(console, report)
+    if report.chunks_added:
+        console.print(f"{report.chunks_added} chunks in {elapsed:.1f} s ({report.chunks_added / elapsed:.1f} chunks/s).")
+    return 1 if report.failed and not report.added and not report.unchanged else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genai-tutor",
+        description="A GenAI and AI engineering tutor for Discord, Slack and the terminal.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("chat", help="chat in this terminal (the default)")
+    ingest = commands.add_parser("ingest", help="add files or folders to the knowledge base")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a PDF, Markdown or text file, or a folder")
+    ingest.add_argument("--tenant", default="local", help="tenant to ingest for: a Discord guild id, a Slack team id, or local (default)")
+    ingest.add_argument("--added-by", default="cli", help="name shown in /docs as who added the documents (default: cli)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    configure_logging(settings)
+
+    if args.command == "ingest":
+        return cmd_ingest(settings, args.paths, args.tenant, args.added_by)
+    return cmd_chat(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""Platform-neutral command handlers. Each module registers its commands on `registry`."""
+
+from bot.registry import Registry
+
+registry = Registry()
+
+# Imported for their registrations.
+from bot.commands import ask, docs, help  # noqa: E402,F401

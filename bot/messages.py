@@ -1,0 +1,21 @@
+"""Every sentence the bot shows a user about a problem, in one place and one voice."""
+
+UNKNOWN_COMMAND = "There is no command /{name}. Type /help to see the commands."
+ADMIN_ONLY = "Only admins can run /{name}. Ask an admin of this server or workspace to do it."
+COMMAND_FAILED = (
+    "Sorry, /{name} failed on our side (error id {invocation}). "
+    "Try again in a moment; if it keeps failing, give an admin that id."
+)
+
+ASK_MISSING_QUESTION = "Add a question after /ask, for example: /ask what is a decision boundary?"
+INGEST_MISSING_PATH = (
+    "Give a file or folder after /ingest, for example: /ingest docs/handbook.pdf, "
+    "or attach a file to the command."
+)
+INGEST_PATH_NOT_FOUND = "No file or folder at {path}. Check the path; relative paths start from {cwd}."
+INGEST_NO_SOURCE = "Attach a file to /ingest; on this platform a file path is not accepted."
+DOCS_REMOVE_MISSING_ID = "Give the document id after /docs remove; /docs lists the ids."
+DOCS_ID_NOT_FOUND = "No document with id {doc_id} in this knowledge base; /docs lists the ids."
+DOCS_ID_AMBIGUOUS = "The id {doc_id} matches {count} documents; give more of it."
+DOCS_BUILTIN = "{name} is a built-in lesson and cannot be removed."
+DOCS_UNKNOWN_ACTION = "Unknown /docs action {action!r}. Use /docs to list documents or /docs remove ID."

