@@ -36,20 +36,6 @@ def configure_logging(settings: Settings) -> Path:
     return log_file
 
 
-def _quiet_model_libraries() -> None:
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-
-
 def ingest_with_progress(console, run, description: str):
     """Run an ingest function with a rich progress bar; `run` takes the progress callback."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -89,7 +75,6 @@ def cmd_chat(settings: Settings) -> int:
 
     started = time.monotonic()
     console = Console()
-    _quiet_model_libraries()
 
     from bot.adapters.terminal import TerminalAdapter
     from bot.commands import registry
@@ -134,7 +119,6 @@ def cmd_ingest(settings: Settings, paths: list[Path], tenant: str, added_by: str
         console.print(f"[red]No file or folder at {', '.join(map(str, missing))}.[/red] Check the path and try again.")
         return 2
 
-    _quiet_model_libraries()
     from bot.services import Services
 
     services = Services(settings)

@@ -27,6 +27,18 @@ def bundled_model_path() -> Path:
     return Path(spec.origin).parent / "model"
 
 
+def quiet_model_libraries() -> None:
+    """Keep model libraries offline and stop their progress bars and advice on the console."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
 class Embedder:
     """Lazy wrapper around a SentenceTransformer; the model loads on first use."""
 
@@ -40,8 +52,7 @@ class Embedder:
     def model(self):
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                quiet_model_libraries()
                 from sentence_transformers import SentenceTransformer
 
                 started = time.monotonic()

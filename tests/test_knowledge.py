@@ -1,0 +1,144 @@
+"""The knowledge base with the real embedding model and the embedded Qdrant store."""
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.base import BUILTIN_TENANT, collect_files, document_id
+from knowledge.loaders import IngestError
+from knowledge.store import Match
+
+from conftest import shared_path
+
+NOTES = b"""# Loss functions
+
+## Cross-entropy
+
+Cross-entropy compares a predicted probability distribution with the true label.
+It is the usual loss for classification, and it is large when the model is confident and wrong.
+
+## Mean squared error
+
+Mean squared error averages the squared differences between predictions and targets.
+It is the usual loss for regression.
+"""
+
+
+def test_ingest_then_search_cites_file(knowledge):
+    info = knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    assert info.chunks >= 1
+    hits = knowledge.search("what is cross-entropy?", "g1", 3)
+    assert hits[0].source == "losses.md"
+    assert "Cross-entropy" in hits[0].location
+    assert hits[0].score > 0.5
+
+
+def test_reingest_same_file_changes_nothing(knowledge):
+    knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    before = knowledge.count()
+    again = knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    assert again is None
+    assert knowledge.count() == before
+
+
+def test_changed_file_replaces_old_version(knowledge):
+    knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    changed = NOTES.replace(b"Mean squared error averages", b"MSE, the mean squared error, averages")
+    info = knowledge.ingest_bytes(changed, "losses.md", tenant="g1", added_by="ada")
+    assert info is not None
+    texts = [p["text"] for p in knowledge.store.scroll(Match(doc_id=info.doc_id))]
+    assert len(texts) == info.chunks
+    assert any("MSE, the mean squared error" in text for text in texts)
+    assert not any("Mean squared error averages" in text for text in texts)
+    assert len(knowledge.documents("g1")) == 1
+
+
+def test_remove_deletes_every_chunk(knowledge):
+    info = knowledge.ingest_bytes(NOTES * 20, "long.md", tenant="g1", added_by="ada")
+    assert info.chunks > 1
+    removed = knowledge.remove("g1", info.doc_id)
+    assert removed == info.chunks
+    assert knowledge.store.count(Match(doc_id=info.doc_id)) == 0
+    assert knowledge.documents("g1") == []
+
+
+def test_tenants_do_not_see_each_other(knowledge):
+    knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    knowledge.ingest_bytes(b"# Lesson\n\nAttention weighs tokens by relevance.", "lesson.md", tenant=BUILTIN_TENANT, added_by="bot")
+    for hit in knowledge.search("cross-entropy loss", "g2", 5):
+        assert hit.source == "lesson.md"
+    assert [d.name for d in knowledge.documents("g2")] == ["lesson.md"]
+    assert {d.name for d in knowledge.documents("g1")} == {"lesson.md", "losses.md"}
+
+
+def test_same_name_in_two_tenants_are_two_documents(knowledge):
+    first = knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    second = knowledge.ingest_bytes(NOTES, "losses.md", tenant="g2", added_by="bob")
+    assert first.doc_id != second.doc_id
+    assert first.doc_id == document_id("g1", "losses.md")
+
+
+def test_failed_ingest_leaves_store_unchanged(knowledge):
+    knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match()))
+    locked = shared_path("corpus", "pdf", "libreoffice-writer-password.pdf").read_bytes()
+    with pytest.raises(IngestError, match="password-protected"):
+        knowledge.ingest_bytes(locked, "losses.md", tenant="g1", added_by="ada")
+    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match())) == before
+
+
+def test_upsert_failure_rolls_back_new_version(knowledge, monkeypatch):
+    knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match()))
+    real_upsert = knowledge.store.upsert
+
+    def upsert_then_fail(points):
+        real_upsert(points[:1])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(knowledge.store, "upsert", upsert_then_fail)
+    with pytest.raises(OSError):
+        knowledge.ingest_bytes(NOTES + b"\nA new paragraph.", "losses.md", tenant="g1", added_by="ada")
+    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match())) == before
+
+
+def test_one_page_notes_case(knowledge):
+    path = shared_path("cases", "files", "one-page-notes.md")
+    report = knowledge.ingest_paths([path], tenant="g1", added_by="admin")
+    assert report.chunks_added > 0
+    hits = knowledge.search("what is cross-entropy?", "g1", 3)
+    assert hits[0].source == "one-page-notes.md"
+
+
+def test_scanned_pdf_not_listed(knowledge):
+    path = shared_path("cases", "files", "scanned-two-pages.pdf")
+    report = knowledge.ingest_paths([path], tenant="g1", added_by="admin")
+    assert report.added == []
+    assert "no text could be extracted" in report.failed[0][1]
+    assert knowledge.documents("g1") == []
+
+
+def test_corpus_pdfs_ingest_or_fail_cleanly(knowledge):
+    folder = shared_path("corpus", "pdf")
+    report = knowledge.ingest_paths([folder], tenant="g1", added_by="admin")
+    failed = dict(report.failed)
+    print(f"\nadded {len(report.added)} PDFs, {report.chunks_added} chunks; failed: {failed}")
+    assert "password-protected" in failed["pdf/libreoffice-writer-password.pdf"]
+    assert len(report.added) == len(list(folder.glob("*.pdf"))) - len(failed)
+    stored = {d.name for d in knowledge.documents("g1")}
+    assert "pdf/libreoffice-writer-password.pdf" not in stored
+    assert {info.name for info in report.added} == stored
+    pages = {p["page"] for p in knowledge.store.scroll(Match(doc_id=document_id("g1", "pdf/pdflatex-4-pages.pdf")))}
+    assert pages == {1, 2, 3, 4}
+
+
+def test_collect_files_names_relative_to_folder_parent(tmp_path):
+    folder = tmp_path / "course" / "chapter1"
+    folder.mkdir(parents=True)
+    (folder / "1.mdx").write_text("# One\n\ntext")
+    (folder / "image.png").write_bytes(b"\x89PNG")
+    (folder / ".hidden.md").write_text("x")
+    assert [name for _, name in collect_files([folder])] == ["chapter1/1.mdx"]
+    assert [name for _, name in collect_files([folder / "1.mdx"])] == ["1.mdx"]
+    with pytest.raises(FileNotFoundError):
+        collect_files([Path(tmp_path / "missing")])
