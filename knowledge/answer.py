@@ -31,7 +31,7 @@ NOT_COVERED = (
 )
 NOTHING_STORED = "The knowledge base is empty. An admin can add documents with /ingest."
 
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
 
 @dataclass
@@ -52,11 +52,14 @@ class Answerer:
         *,
         top_k: int,
         score_threshold: float,
+        llm_passages: int = 3,
     ):
         self.knowledge = knowledge
         self.llm = llm
         self.top_k = top_k
         self.score_threshold = score_threshold
+        # A 135M-parameter model loses the thread with five long passages; three keep it on topic.
+        self.llm_passages = llm_passages
 
     def retrieve(self, question: str, tenant: str) -> AnswerPlan:
         hits = self.knowledge.search(question, tenant, self.top_k)
@@ -70,6 +73,8 @@ class Answerer:
             where = f"{closest.source} > {closest.location}" if closest.location else closest.source
             notice += f" The closest passage is in {where}."
             return AnswerPlan(question, hits[:1], covered=False, notice=notice)
+        if self.llm is not None:
+            hits = hits[: self.llm_passages]
         return AnswerPlan(question, hits, covered=True)
 
     def generate(self, plan: AnswerPlan) -> Iterator[str]:
@@ -81,7 +86,7 @@ class Answerer:
         if self.llm is not None:
             produced = False
             try:
-                for piece in self.llm.stream(build_messages(plan.question, plan.hits)):
+                for piece in stop_on_repetition(self.llm.stream(build_messages(plan.question, plan.hits))):
                     produced = True
                     yield piece
                 if produced:
@@ -115,6 +120,40 @@ class Answerer:
         )
         chosen = sorted(scored[:sentences])  # keep the passages' own order for readability
         return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in chosen)
+
+
+def stop_on_repetition(pieces: Iterator[str], min_length: int = 20) -> Iterator[str]:
+    """Stream text a sentence at a time, and stop at the first sentence that repeats an earlier one
+    or at a leaked `<passages>` fence.
+
+    Small models fall into loops; the first repeated sentence is where the answer has ended.
+    Holding back the unfinished sentence means a repeat is never shown.
+    """
+    text = ""
+    emitted = 0
+    seen: set[str] = set()
+    for piece in pieces:
+        text += piece
+        fence = min((i for i in (text.find("<passages>"), text.find("</passages>")) if i != -1), default=-1)
+        if fence != -1:
+            if fence > emitted:
+                yield text[emitted:fence]
+            return
+
+        for end in _sentence_ends(text, emitted):
+            key = " ".join(text[emitted:end].lower().split())
+            if len(key) >= min_length and key in seen:
+                return
+            seen.add(key)
+            yield text[emitted:end]
+            emitted = end
+    if emitted < len(text):
+        yield text[emitted:]
+
+
+def _sentence_ends(text: str, start: int) -> list[int]:
+    """Offsets just past each complete sentence (its end mark and trailing space) after `start`."""
+    return [match.end() for match in _SENTENCE.finditer(text, start)]
 
 
 def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:

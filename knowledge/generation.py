@@ -55,6 +55,7 @@ class LlamaCppLLM:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.context = context
+        self.repeat_penalty = 1.3
         self._model = None
         self._lock = threading.Lock()
 
@@ -75,7 +76,12 @@ class LlamaCppLLM:
             model = self._load()
             try:
                 chunks = model.create_chat_completion(
-                    messages=messages, stream=True, max_tokens=self.max_tokens, temperature=self.temperature
+                    messages=messages,
+                    stream=True,
+                    max_tokens=self.max_tokens,
+                    temperature=self.temperature,
+                    # Small models loop on a sentence without a stronger penalty than llama.cpp's 1.1.
+                    repeat_penalty=self.repeat_penalty,
                 )
                 for chunk in chunks:
                     piece = chunk["choices"][0]["delta"].get("content")
