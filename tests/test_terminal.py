@@ -1,0 +1,99 @@
+"""End to end: `genai-tutor chat` and `genai-tutor ingest` as a user runs them, lines on stdin."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, shared_path
+from knowledge.base import document_id
+
+
+def run_cli(args, stdin="", env_extra=None, timeout=300):
+    env = {**os.environ, "COLUMNS": "120", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=os.getcwd(),
+    )
+
+
+@pytest.fixture
+def python_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+
+
+def test_chat_answers_with_lesson_sources(python_path):
+    result = run_cli(
+        ["chat"],
+        stdin="/help\n/ask what is a decision boundary?\n/docs\n/nosuch\n",
+        env_extra={"LLM_BACKEND": "extractive"},
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "/ask" in out and "/ingest" in out and "/docs" in out
+    assert "Sources" in out
+    assert "[1] lessons/01-ai-foundations.md" in out
+    assert "decision boundary" in out.lower()
+    assert "01-ai-foundations.md" in out
+    assert "There is no command /nosuch" in out
+
+
+def test_chat_with_embedded_model(python_path):
+    result = run_cli(["chat"], stdin="/ask what is a decision boundary?\n")
+    assert result.returncode == 0, result.stderr
+    assert "llama-cpp:SmolLM2-135M-Instruct" in result.stdout
+    assert "[1] lessons/01-ai-foundations.md" in result.stdout
+
+
+def test_chat_ingest_and_remove(python_path, tmp_path):
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\n## Cross-entropy\n\nCross-entropy measures how far predicted probabilities are from the labels.\n")
+    stdin = (
+        f"/ingest {notes}\n"
+        "/ask what is cross-entropy?\n"
+        f"/ingest {tmp_path / 'missing.md'}\n"
+    )
+    result = run_cli(["chat"], stdin=stdin, env_extra={"LLM_BACKEND": "extractive"})
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "Added 1 document(s), 1 chunks." in out
+    assert "notes.md > Notes > Cross-entropy" in out
+    assert "No file or folder at" in out
+
+    doc_id = document_id("local", "notes.md")
+    listing = run_cli(["chat"], stdin="/docs\n", env_extra={"LLM_BACKEND": "extractive"}).stdout
+    assert doc_id in listing
+    removed = run_cli(["chat"], stdin=f"/docs remove {doc_id}\n/docs\n", env_extra={"LLM_BACKEND": "extractive"}).stdout
+    assert f"Removed {doc_id} notes.md (1 chunks)." in removed
+    listing_after = removed.split("› /docs\n")[-1]
+    assert doc_id not in listing_after
+    assert "1 document(s)" in listing_after
+
+
+def test_cli_ingest_reports_chunks(python_path):
+    folder = shared_path("corpus", "hf-course", "chapter1")
+    result = run_cli(["ingest", str(folder)])
+    assert result.returncode == 0, result.stderr
+    assert "chapter1/1.mdx" in result.stdout
+    assert "chunks/s" in result.stdout
+    again = run_cli(["ingest", str(folder)])
+    assert "unchanged" in again.stdout
+
+
+def test_cli_ingest_missing_path(python_path, tmp_path):
+    result = run_cli(["ingest", str(tmp_path / "nope")])
+    assert result.returncode == 2
+    assert "No file or folder" in result.stdout
+
+
+def test_invalid_setting_stops_startup(python_path):
+    result = run_cli(["chat"], env_extra={"LLM_BACKEND": "gpt-9"})
+    assert result.returncode == 2
+    assert "LLM_BACKEND" in result.stderr
