@@ -97,7 +97,9 @@ class Services:
 
     def ingest_lessons(self, progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest the built-in lessons for every tenant; unchanged lessons are skipped quickly."""
-        return self.knowledge.ingest_paths([LESSONS_DIR], tenant=BUILTIN_TENANT, added_by="genai-tutor", progress=progress)
+        return self.knowledge.ingest_paths(
+            [LESSONS_DIR], tenant=BUILTIN_TENANT, added_by="genai-tutor", progress=progress, skip_titles=True
+        )
 
     def close(self) -> None:
         if "knowledge" in self.__dict__:

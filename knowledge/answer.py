@@ -62,7 +62,7 @@ class Answerer:
         self.llm_passages = llm_passages
 
     def retrieve(self, question: str, tenant: str) -> AnswerPlan:
-        hits = self.knowledge.search(question, tenant, self.top_k)
+        hits = merge_same_place(self.knowledge.search(question, tenant, self.top_k))
         if not hits:
             return AnswerPlan(question, [], covered=False, notice=NOTHING_STORED)
 
@@ -120,6 +120,22 @@ class Answerer:
         )
         chosen = sorted(scored[:sentences])  # keep the passages' own order for readability
         return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in chosen)
+
+
+def merge_same_place(hits: list[Hit]) -> list[Hit]:
+    """Merge hits from the same document and heading into one passage, so each source is cited once.
+
+    The merged passage keeps the best score and the chunks in document order.
+    """
+    groups: dict[tuple[str, str], list[Hit]] = {}
+    for hit in hits:
+        groups.setdefault((hit.doc_id, hit.location), []).append(hit)
+    merged = []
+    for group in groups.values():
+        best = group[0]
+        text = "\n\n".join(hit.text for hit in sorted(group, key=lambda hit: hit.chunk_index))
+        merged.append(Hit(best.score, text, best.source, best.location, best.doc_id, best.chunk_index))
+    return merged
 
 
 def stop_on_repetition(pieces: Iterator[str], min_length: int = 20) -> Iterator[str]:

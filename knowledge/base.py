@@ -8,6 +8,7 @@ chunks' payloads, so the vector store is the only state to keep.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 BUILTIN_TENANT = "builtin"
 INGESTIBLE_SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES | {".pdf"}
 EMBED_BATCH = 64
+# Part of every document version: bump it when chunking or the payload changes,
+# so the next ingest rewrites documents whose bytes did not change.
+INDEX_FORMAT = "1"
 
 _DOC_NAMESPACE = uuid.UUID("0d5b8f51-7c36-5e0b-8d8e-2b4a6f0e9c13")
 
@@ -96,8 +100,13 @@ class KnowledgeBase:
         tenant: str,
         added_by: str,
         progress: ProgressCallback | None = None,
+        skip_titles: bool = False,
     ) -> IngestReport:
-        """Ingest files and folders; a file that fails is reported and the rest go on."""
+        """Ingest files and folders; a file that fails is reported and the rest go on.
+
+        `skip_titles` leaves each document's top heading out of its citations
+        (`lessons/01-ai-foundations.md > Step 2: ...`); it is still embedded.
+        """
         files = collect_files(paths)
         report = IngestReport()
         for done, (path, name) in enumerate(files):
@@ -106,7 +115,9 @@ class KnowledgeBase:
             try:
                 # Checked before reading, so a huge file is never loaded into memory.
                 check_size(name, path.stat().st_size, self.max_file_bytes)
-                info = self.ingest_bytes(path.read_bytes(), name, tenant=tenant, added_by=added_by)
+                info = self.ingest_bytes(
+                    path.read_bytes(), name, tenant=tenant, added_by=added_by, skip_title=skip_titles
+                )
             except IngestError as error:
                 report.failed.append((name, error.reason))
                 continue
@@ -118,7 +129,9 @@ class KnowledgeBase:
             progress(IngestProgress(len(files), len(files), report.chunks_added, ""))
         return report
 
-    def ingest_bytes(self, data: bytes, name: str, *, tenant: str, added_by: str) -> DocumentInfo | None:
+    def ingest_bytes(
+        self, data: bytes, name: str, *, tenant: str, added_by: str, skip_title: bool = False
+    ) -> DocumentInfo | None:
         """Ingest one file. Returns None when the same content is already stored.
 
         A changed file with the same name replaces the old version: the new
@@ -128,7 +141,7 @@ class KnowledgeBase:
         """
         document = load_bytes(data, name, max_bytes=self.max_file_bytes, max_pages=self.max_pdf_pages)
         doc_id = document_id(tenant, name)
-        version = document.content_hash[:16]
+        version = hashlib.sha256(f"{document.content_hash}/{INDEX_FORMAT}/{skip_title}".encode()).hexdigest()[:16]
 
         stored = self.store.scroll(Match(tenants=(tenant,), doc_id=doc_id, first_chunks_only=True))
         if any(payload.get("version") == version for payload in stored):
@@ -149,7 +162,7 @@ class KnowledgeBase:
             added_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             tenant=tenant,
         )
-        points = self._points(document, info, version)
+        points = self._points(document, info, version, skip_title)
         info = DocumentInfo(**{**info.__dict__, "chunks": len(points)})
         try:
             self.store.upsert(points)
@@ -164,7 +177,7 @@ class KnowledgeBase:
         )
         return info
 
-    def _points(self, document: LoadedDocument, info: DocumentInfo, version: str) -> list[StoredPoint]:
+    def _points(self, document: LoadedDocument, info: DocumentInfo, version: str, skip_title: bool) -> list[StoredPoint]:
         chunks = self.chunker.chunk(document.sections)
         texts = [
             f"{embedding_heading(chunk.heading_path)}\n{chunk.text}" if chunk.heading_path else chunk.text
@@ -189,7 +202,7 @@ class KnowledgeBase:
                 "added_by": info.added_by,
                 "added_at": info.added_at,
                 "text": chunk.text,
-                "location": chunk.location(),
+                "location": chunk.location(skip_title),
                 "page": chunk.page,
                 "start": chunk.start,
                 "end": chunk.end,

@@ -38,11 +38,15 @@ class Chunk:
     start: int = 0
     end: int = 0
 
-    def location(self) -> str:
-        """Return the human position: `Heading > Subheading`, `p. 4`, or both."""
+    def location(self, skip_title: bool = False) -> str:
+        """Return the human position: `Heading > Subheading`, `p. 4`, or both.
+
+        `skip_title` leaves out the top heading, for documents whose file name already names them.
+        """
         parts = []
-        if self.heading_path:
-            parts.append(" > ".join(self.heading_path))
+        headings = self.heading_path[1:] if skip_title and len(self.heading_path) > 1 else self.heading_path
+        if headings:
+            parts.append(" > ".join(headings))
         if self.page is not None:
             parts.append(f"p. {self.page}")
         return ", ".join(parts)

@@ -135,11 +135,23 @@ def test_empty_knowledge_base_says_so(embedder):
 
 
 def test_model_gets_top_passages_only(embedder):
-    many = HITS * 3
+    many = [Hit(0.9 - i / 100, f"Passage {i} about training.", "notes.md", f"Part {i}", "d4", i) for i in range(6)]
     answerer = Answerer(FixedKnowledge(embedder, many), FailingLLM(), top_k=5, score_threshold=0.3, llm_passages=3)
     assert len(answerer.retrieve("q", "local").hits) == 3
     extractive = Answerer(FixedKnowledge(embedder, many), None, top_k=5, score_threshold=0.3)
     assert len(extractive.retrieve("q", "local").hits) == 5
+
+
+def test_chunks_from_same_heading_cited_once(embedder):
+    split = [
+        Hit(0.8, "Second half of step 2.", "lesson.md", "Step 2", "d1", 4),
+        Hit(0.7, "Step 1 text.", "lesson.md", "Step 1", "d1", 1),
+        Hit(0.6, "First half of step 2.", "lesson.md", "Step 2", "d1", 3),
+    ]
+    plan = Answerer(FixedKnowledge(embedder, split), None, top_k=5, score_threshold=0.3).retrieve("q", "local")
+    assert [hit.location for hit in plan.hits] == ["Step 2", "Step 1"]
+    assert plan.hits[0].text == "First half of step 2.\n\nSecond half of step 2."
+    assert plan.hits[0].score == 0.8
 
 
 def test_passages_fenced_as_data():

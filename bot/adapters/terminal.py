@@ -104,7 +104,7 @@ class TerminalAdapter:
         if reply.text:
             parts.append(Markdown(reply.text))
         if reply.citations:
-            sources = Text("Sources\n", style="bold")
+            sources = Text("\nSources\n", style="bold")
             for citation in reply.citations:
                 sources.append(f"[{citation.number}] {citation.label()}\n", style="cyan")
             parts.append(sources)
