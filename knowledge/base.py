@@ -47,7 +47,7 @@ ProgressCallback = Callable[[IngestProgress], None]
 
 
 def document_id(tenant: str, name: str) -> str:
-    """A short stable id: the same name in the same tenant is the same document."""
+    """Return a short stable id, so the same name in the same tenant is the same document."""
     return uuid.uuid5(_DOC_NAMESPACE, f"{tenant}\n{name}").hex[:12]
 
 

@@ -78,7 +78,7 @@ class DocumentInfo:
 
 @dataclass
 class IngestReport:
-    """What one ingest call did, per file."""
+    """The outcome of one ingest call, per file."""
 
     added: list[DocumentInfo] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)

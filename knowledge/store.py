@@ -60,6 +60,10 @@ class Match:
     first_chunks_only: bool = False
 
 
+class StoreInUseError(Exception):
+    """The embedded store's folder is locked by another process."""
+
+
 class VectorStore(ABC):
     dimensions: int
 
@@ -96,7 +100,15 @@ class EdgeStore(VectorStore):
             vectors={DENSE: edge.EdgeVectorParams(size=dimensions, distance=edge.Distance.Cosine)},
         )
         if any(path.iterdir()):
-            self._shard = edge.EdgeShard.load(str(path), config)
+            try:
+                self._shard = edge.EdgeShard.load(str(path), config)
+            except Exception as error:  # qdrant-edge raises a plain Exception with the cause in its text
+                if "WouldBlock" in str(error):
+                    raise StoreInUseError(
+                        f"The knowledge base at {path} is open in another genai-tutor process. Stop that "
+                        "process, or run a Qdrant server and set QDRANT_URL so that several processes can share it."
+                    ) from None
+                raise
         else:
             self._shard = edge.EdgeShard.create(str(path), config)
             for field in INDEXED_KEYWORDS:

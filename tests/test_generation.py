@@ -62,7 +62,7 @@ def test_llama_cpp_streams_pieces():
 @pytest.fixture(scope="module")
 def openai_server(tmp_path_factory):
     port = free_port()
-    # The server logs a lot; a pipe nobody reads would fill up and block it, so log to a file.
+    # The server logs a lot, and an unread pipe would fill up and block it, so it logs to a file.
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(

@@ -51,3 +51,18 @@ def test_tokens_are_secret(monkeypatch):
     settings = load_settings()
     assert "abc.def.ghi" not in repr(settings)
     assert settings.discord_token.get_secret_value() == "abc.def.ghi"
+
+
+def test_env_example_lists_every_setting():
+    from bot.settings import Settings
+    from conftest import ROOT
+
+    example = (ROOT / ".env.example").read_text()
+    for name in Settings.model_fields:
+        assert f"# {name.upper()}=" in example, f"{name.upper()} is missing from .env.example"
+
+
+def test_env_file_is_read(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("RETRIEVAL_TOP_K=7\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().retrieval_top_k == 7

@@ -147,3 +147,25 @@ def test_edge_store_reopens_with_data(tmp_path):
     reopened = EdgeStore(tmp_path / "edge", DIMENSIONS)
     assert reopened.count(Match()) == 30
     reopened.close()
+
+
+def test_second_process_gets_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    store = EdgeStore(tmp_path / "edge", DIMENSIONS)
+    store.upsert(make_points(3))
+    script = (
+        "from pathlib import Path\n"
+        "from knowledge.store import EdgeStore, StoreInUseError\n"
+        "try:\n"
+        f"    EdgeStore(Path({str(tmp_path / 'edge')!r}), {DIMENSIONS})\n"
+        "except StoreInUseError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    store.close()
+    assert "open in another genai-tutor process" in result.stdout, result.stderr
+    assert "QDRANT_URL" in result.stdout

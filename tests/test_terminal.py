@@ -37,7 +37,8 @@ def test_chat_answers_with_lesson_sources(python_path):
     )
     out = result.stdout
     assert result.returncode == 0, result.stderr
-    assert "/ask" in out and "/ingest" in out and "/docs" in out
+    for command in ("/ask", "/ingest", "/docs"):
+        assert command in out
     assert "Sources" in out
     assert "[1] lessons/01-ai-foundations.md" in out
     assert "decision boundary" in out.lower()
