@@ -55,7 +55,6 @@ class LlamaCppLLM:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.context = context
-        self.repeat_penalty = 1.3
         self._model = None
         self._lock = threading.Lock()
 
@@ -80,8 +79,6 @@ class LlamaCppLLM:
                     stream=True,
                     max_tokens=self.max_tokens,
                     temperature=self.temperature,
-                    # Small models loop on a sentence without a stronger penalty than llama.cpp's 1.1.
-                    repeat_penalty=self.repeat_penalty,
                 )
                 for chunk in chunks:
                     piece = chunk["choices"][0]["delta"].get("content")
