@@ -7,6 +7,7 @@ into docs/measurements.md. Every server it starts listens on 127.0.0.1.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import socket
@@ -82,6 +83,18 @@ def start_llama_server(model_path: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("llama_cpp.server did not start within 60 s")
 
 
+class FallbackCounter(logging.Handler):
+    """Count the answers where the model's text was replaced by the extractive answer."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record):
+        if "using the extractive answer" in record.getMessage():
+            self.count += 1
+
+
 def ask_latency(answerer) -> tuple[float, float, float, int]:
     """Median retrieval, generation and first-piece seconds, and median answer length in characters."""
     retrieval, generation, first_piece, lengths = [], [], [], []
@@ -109,6 +122,7 @@ def ask_latency(answerer) -> tuple[float, float, float, int]:
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.ERROR)
     from knowledge.answer import Answerer
     from knowledge.base import KnowledgeBase
     from knowledge.embeddings import DIMENSIONS, Embedder
@@ -138,11 +152,15 @@ def main() -> None:
             for name, llm in backends:
                 answerer = Answerer(knowledge, llm, top_k=5, score_threshold=0.38)
                 answerer.retrieve("warm up", "local")
+                fallbacks = FallbackCounter()
+                logging.getLogger("knowledge.answer").addHandler(fallbacks)
                 retrieval, generation, first, length = ask_latency(answerer)
+                logging.getLogger("knowledge.answer").removeHandler(fallbacks)
+                kept = "" if llm is None else f", model text kept in {len(QUESTIONS) - fallbacks.count} of {len(QUESTIONS)}"
                 rows.append((
                     f"/ask with {name}",
                     f"retrieval {retrieval * 1000:.0f} ms, generation {generation:.2f} s "
-                    f"(first piece {first:.2f} s, {length} characters), median of {len(QUESTIONS)}",
+                    f"(first piece {first:.2f} s, {length} characters), median of {len(QUESTIONS)}{kept}",
                 ))
         finally:
             server.terminate()
