@@ -87,7 +87,7 @@ class FallbackCounter(logging.Handler):
     """Count the answers where the model's text was replaced by the extractive answer."""
 
     def __init__(self):
-        super().__init__(logging.WARNING)
+        super().__init__(logging.INFO)
         self.count = 0
 
     def emit(self, record):
@@ -153,9 +153,12 @@ def main() -> None:
                 answerer = Answerer(knowledge, llm, top_k=5, score_threshold=0.38)
                 answerer.retrieve("warm up", "local")
                 fallbacks = FallbackCounter()
-                logging.getLogger("knowledge.answer").addHandler(fallbacks)
+                answer_logger = logging.getLogger("knowledge.answer")
+                answer_logger.addHandler(fallbacks)
+                answer_logger.setLevel(logging.INFO)
+                answer_logger.propagate = False
                 retrieval, generation, first, length = ask_latency(answerer)
-                logging.getLogger("knowledge.answer").removeHandler(fallbacks)
+                answer_logger.removeHandler(fallbacks)
                 kept = "" if llm is None else f", model text kept in {len(QUESTIONS) - fallbacks.count} of {len(QUESTIONS)}"
                 rows.append((
                     f"/ask with {name}",

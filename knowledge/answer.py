@@ -104,7 +104,7 @@ class Answerer:
                     yield sentence
                 if produced:
                     return
-                logger.warning("%s gave no supported sentence; using the extractive answer", self.llm.name)
+                logger.info("%s gave no supported sentence; using the extractive answer", self.llm.name)
             except LLMError as error:
                 if produced:
                     yield "\n\n(The model stopped early.)"

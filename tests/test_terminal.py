@@ -75,7 +75,8 @@ def test_chat_ingest_and_remove(python_path, tmp_path):
     assert f"Removed {doc_id} notes.md (1 chunks)." in removed
     listing_after = removed.split("› /docs\n")[-1]
     assert doc_id not in listing_after
-    assert "1 document(s)" in listing_after
+    assert "notes.md" not in listing_after
+    assert "01-ai-foundations.md" in listing_after
 
 
 def test_cli_ingest_reports_chunks(python_path):
