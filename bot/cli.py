@@ -104,8 +104,14 @@ def cmd_chat(settings: Settings) -> int:
     logger.info("chat ready in %.2f s", time.monotonic() - started)
     # Load the embedding model while the user types; a first /ask waits on its lock.
     threading.Thread(target=lambda: services.knowledge.embedder.model, name="warm-up", daemon=True).start()
+    async def chat() -> None:
+        try:
+            await TerminalAdapter(router, console).run()
+        finally:
+            await services.aclose()
+
     try:
-        asyncio.run(TerminalAdapter(router, console).run())
+        asyncio.run(chat())
     except KeyboardInterrupt:
         pass
     finally:

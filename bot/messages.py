@@ -19,3 +19,13 @@ DOCS_ID_NOT_FOUND = "No document with id {doc_id} in this knowledge base; /docs 
 DOCS_ID_AMBIGUOUS = "The id {doc_id} matches {count} documents; give more of it."
 DOCS_BUILTIN = "{name} is a built-in lesson and cannot be removed."
 DOCS_UNKNOWN_ACTION = "Unknown /docs action {action!r}. Use /docs to list documents or /docs remove ID."
+
+NOT_A_NUMBER = "{args!r} is not a number. Use it like {usage}."
+NO_SUCH_LESSON = "There is no lesson {number}; the lessons are numbered 1 to {count}. /lesson lists them."
+NO_SUCH_STEP = "Lesson {lesson} has steps 1 to {count}, so there is no step {step}."
+QUIZ_MISSING_NUMBER = "Give the lesson number after /quiz, for example: /quiz 1"
+NO_QUIZ = "Lesson {number} has no quiz yet."
+NO_SUCH_QUESTION = "There is no quiz question {question}. Start the quiz again with /quiz NUMBER."
+NO_SUCH_CHOICE = "Pick one of the choices 1 to {count}."
+ANSWER_MISSING_TEXT = "Write your answer after /answer, for example: /answer the loss measures how wrong the model is"
+NO_OPEN_QUESTION = "No free-text question is open for you. Start a quiz with /quiz NUMBER."

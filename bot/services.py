@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from functools import cached_property
@@ -12,6 +13,8 @@ from knowledge.documents import IngestReport
 from knowledge.embeddings import DIMENSIONS, Embedder
 from knowledge.generation import LLM, LlamaCppLLM, OpenAICompatibleLLM, bundled_gguf_path
 from lessons import LESSONS_DIR
+from lessons.course import Course, load_course
+from lessons.progress import ProgressStore
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +23,24 @@ logger = logging.getLogger(__name__)
 class Services:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self._progress: ProgressStore | None = None
+        self._progress_lock: asyncio.Lock | None = None
+
+    @cached_property
+    def course(self) -> Course:
+        return load_course()
+
+    async def progress(self) -> ProgressStore:
+        """The learners' progress store, with its tables created on first use."""
+        if self._progress_lock is None:
+            self._progress_lock = asyncio.Lock()
+        async with self._progress_lock:
+            if self._progress is None:
+                url = self.settings.database_url or f"sqlite+aiosqlite:///{self.settings.data_dir.resolve()}/genai-tutor.db"
+                store = ProgressStore(url)
+                await store.create_tables()
+                self._progress = store
+        return self._progress
 
     @cached_property
     def knowledge(self) -> KnowledgeBase:
@@ -100,6 +121,11 @@ class Services:
         return self.knowledge.ingest_paths(
             [LESSONS_DIR], tenant=BUILTIN_TENANT, added_by="genai-tutor", progress=progress, skip_titles=True
         )
+
+    async def aclose(self) -> None:
+        if self._progress is not None:
+            await self._progress.close()
+            self._progress = None
 
     def close(self) -> None:
         if "knowledge" in self.__dict__:

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="Folder for the embedded vector store, images and logs.",
     )
 
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL for learners' progress. Unset: SQLite in DATA_DIR/genai-tutor.db.",
+    )
+
     qdrant_url: str | None = Field(
         default=None,
         description="URL of a Qdrant server, e.g. http://qdrant:6333. Unset: the embedded store under DATA_DIR.",

@@ -68,7 +68,9 @@ class TerminalAdapter:
         line = line.strip()
         if not line:
             return None
-        if line.isdigit() and 1 <= int(line) <= len(self._choices):
+        if line.isdigit():
+            if not 1 <= int(line) <= len(self._choices):
+                return Command(name="choice", args=line, is_admin=True)
             line = self._choices[int(line) - 1]
         if not line.startswith("/"):
             line = "/ask " + line
@@ -79,11 +81,18 @@ class TerminalAdapter:
         command = self.parse(line)
         if command is None:
             return
+        if command.name == "choice":
+            count = len(self._choices)
+            hint = f"pick 1 to {count}" if count else "there are no choices to pick from right now"
+            self.console.print(f"There is no choice {command.args}; {hint}.\n")
+            return
+
         responder = TerminalResponder(self.console, self)
         try:
             await self.router.dispatch(command, responder)
         finally:
             responder.close()
+        self.console.print()
 
     async def run(self) -> None:
         """Read commands until end of input or /quit."""

@@ -1,0 +1,264 @@
+"""The course commands: /lesson, /quiz, /answer, /progress and /leaderboard."""
+
+from __future__ import annotations
+
+from bot import messages
+from bot.commands import registry
+from bot.core import Choice, Reply, UserError
+from bot.router import Context
+from lessons.course import Course, Lesson, Question
+from lessons.progress import Learner
+from lessons.quiz import grade_choice, grade_free, next_question
+
+KIND_LABELS = {"concept": "Concept", "visual": "Picture", "code": "Code", "insight": "In industry"}
+LETTERS = "ABCDEFGH"
+
+
+def learner_of(ctx: Context) -> Learner:
+    command = ctx.command
+    return Learner(command.platform, command.tenant, command.user, command.user_name)
+
+
+def _numbers(args: str, usage: str) -> list[int]:
+    try:
+        return [int(word) for word in args.split()]
+    except ValueError:
+        raise UserError(messages.NOT_A_NUMBER.format(args=args.strip(), usage=usage)) from None
+
+
+def _lesson(course: Course, number: int) -> Lesson:
+    lesson = course.lesson(number)
+    if lesson is None:
+        raise UserError(messages.NO_SUCH_LESSON.format(number=number, count=len(course.lessons)))
+    return lesson
+
+
+@registry.command("lesson", usage="[NUMBER] [STEP]")
+async def lesson_command(ctx: Context) -> Reply:
+    """Open a lesson where you left off, or list the lessons with your progress.
+
+    Args:
+        number: The lesson to open, 1 to 6; without it, the list of lessons.
+        step: The step to open; without it, the step where you left off.
+    """
+    course = ctx.services.course
+    store = await ctx.services.progress()
+    learner = learner_of(ctx)
+    numbers = _numbers(ctx.command.args, "/lesson 3 or /lesson 3 2")
+    if not numbers:
+        return await _lesson_list(course, store, learner)
+
+    lesson = _lesson(course, numbers[0])
+    if len(numbers) > 1:
+        step = numbers[1]
+        if not 1 <= step <= len(lesson.steps):
+            raise UserError(messages.NO_SUCH_STEP.format(lesson=lesson.number, step=step, count=len(lesson.steps)))
+    else:
+        saved = await store.position(learner, lesson.number)
+        step = saved.step if saved else 1
+
+    await store.set_position(learner, lesson.number, step)
+    return render_step(lesson, step, has_quiz=lesson.number in course.quizzes)
+
+
+def render_step(lesson: Lesson, number: int, *, has_quiz: bool) -> Reply:
+    step = lesson.step(number)
+    header = (
+        f"**Lesson {lesson.number}: {lesson.title}**\n\n"
+        f"Step {number} of {len(lesson.steps)} · {KIND_LABELS[step.kind]} · *{step.title}*"
+    )
+    body = step.body
+    if step.kind == "visual":
+        # NOTE: demos are not wired in yet, so a visual step shows its text description.
+        body += f"\n\n_The picture for this step is drawn by the `{step.demo}` demo, which this bot does not run yet._"
+
+    choices = []
+    if number > 1:
+        choices.append(Choice("Back", f"/lesson {lesson.number} {number - 1}"))
+    if number < len(lesson.steps):
+        choices.append(Choice("Next", f"/lesson {lesson.number} {number + 1}"))
+    elif lesson.number < 6:
+        choices.append(Choice(f"Lesson {lesson.number + 1}", f"/lesson {lesson.number + 1}"))
+    if has_quiz:
+        choices.append(Choice("Quiz", f"/quiz {lesson.number}"))
+    return Reply(f"{header}\n\n{body}", choices=choices)
+
+
+async def _lesson_list(course: Course, store, learner: Learner) -> Reply:
+    positions = await store.positions(learner)
+    scores = await store.scores(learner)
+    lines = ["**Lessons**", ""]
+    choices = []
+    for number, lesson in sorted(course.lessons.items()):
+        position = positions.get(number)
+        if position is None:
+            status = "not started"
+        elif position.furthest_step >= len(lesson.steps):
+            status = "done"
+        else:
+            status = f"step {position.step} of {len(lesson.steps)}"
+        quiz = course.quizzes.get(number, ())
+        score = scores.get(number)
+        quiz_status = f" · quiz {score.correct}/{len(quiz)}" if score and quiz else ""
+        lines.append(f"{number}. {lesson.title} ({status}{quiz_status})")
+        choices.append(Choice(f"Lesson {number}", f"/lesson {number}"))
+    lines += ["", "Open one with /lesson NUMBER."]
+    return Reply("\n".join(lines), choices=choices)
+
+
+@registry.command("quiz", usage="NUMBER")
+async def quiz_command(ctx: Context) -> Reply:
+    """Take a lesson's quiz, one question at a time.
+
+    Args:
+        number: The lesson whose quiz to take, 1 to 6.
+    """
+    words = ctx.command.args.split()
+    if len(words) >= 4 and words[1] == "answer":
+        return await _answer_choice(ctx, words)
+    numbers = _numbers(ctx.command.args, "/quiz 3")
+    if not numbers:
+        raise UserError(messages.QUIZ_MISSING_NUMBER)
+    lesson = _lesson(ctx.services.course, numbers[0])
+    return await _ask_next(ctx, lesson)
+
+
+async def _ask_next(ctx: Context, lesson: Lesson) -> Reply:
+    course = ctx.services.course
+    questions = course.quizzes.get(lesson.number)
+    if not questions:
+        raise UserError(messages.NO_QUIZ.format(number=lesson.number))
+
+    store = await ctx.services.progress()
+    learner = learner_of(ctx)
+    results = await store.question_results(learner, lesson.number)
+    question = next_question(questions, results)
+    if question is None:
+        await store.set_pending(learner, None)
+        right = sum(results.values())
+        choices = [Choice(f"Lesson {lesson.number + 1}", f"/lesson {lesson.number + 1}")] if lesson.number < 6 else []
+        return Reply(
+            f"**Quiz {lesson.number} done:** {right} of {len(questions)} answered right. See /progress.",
+            choices=choices + [Choice("Progress", "/progress")],
+        )
+
+    position = questions.index(question) + 1
+    header = f"**Quiz {lesson.number} · question {position} of {len(questions)}** (tests step {question.step})"
+    if question.kind == "choice":
+        await store.set_pending(learner, None)
+        lines = [header, "", question.prompt, ""]
+        lines += [f"{LETTERS[i]}) {choice.text}" for i, choice in enumerate(question.choices)]
+        choices = [
+            Choice(LETTERS[i], f"/quiz {lesson.number} answer {question.id} {i + 1}")
+            for i in range(len(question.choices))
+        ]
+        return Reply("\n".join(lines), choices=choices)
+
+    await store.set_pending(learner, question.id)
+    return Reply(f"{header}\n\n{question.prompt}\n\nReply with `/answer` and your answer in a sentence or two.")
+
+
+async def _answer_choice(ctx: Context, words: list[str]) -> Reply:
+    """Handle `/quiz N answer QUESTION_ID CHOICE`, which a choice button sends."""
+    course = ctx.services.course
+    question = course.question(words[2])
+    if question is None or question.kind != "choice":
+        raise UserError(messages.NO_SUCH_QUESTION.format(question=words[2]))
+    try:
+        picked = int(words[3])
+    except ValueError:
+        picked = 0
+    if not 1 <= picked <= len(question.choices):
+        raise UserError(messages.NO_SUCH_CHOICE.format(count=len(question.choices)))
+
+    grade = grade_choice(question, picked)
+    store = await ctx.services.progress()
+    await store.record_answer(learner_of(ctx), question.lesson, question.id, str(picked), grade.correct)
+
+    chosen = question.choices[picked - 1]
+    lines = [f"✅ Right: {chosen.text}" if grade.correct else f"❌ Not quite: {chosen.text}", "", chosen.explanation]
+    if not grade.correct:
+        right_index = next(i for i, choice in enumerate(question.choices) if choice.correct)
+        right = question.choices[right_index]
+        lines += ["", f"The answer is {LETTERS[right_index]}) {right.text}. {right.explanation}"]
+    return Reply("\n".join(lines), choices=_after_answer(question))
+
+
+def _after_answer(question: Question) -> list[Choice]:
+    return [
+        Choice("Next question", f"/quiz {question.lesson}"),
+        Choice(f"Review step {question.step}", f"/lesson {question.lesson} {question.step}"),
+    ]
+
+
+@registry.command("answer", usage="TEXT", expensive=True)
+async def answer_command(ctx: Context) -> Reply:
+    """Answer the open free-text quiz question in your own words.
+
+    Args:
+        text: Your answer, a sentence or two.
+    """
+    text = ctx.command.args.strip()
+    if not text:
+        raise UserError(messages.ANSWER_MISSING_TEXT)
+    store = await ctx.services.progress()
+    learner = learner_of(ctx)
+    question_id = await store.pending(learner)
+    question = ctx.services.course.question(question_id) if question_id else None
+    if question is None:
+        raise UserError(messages.NO_OPEN_QUESTION)
+
+    embedder = ctx.services.knowledge.embedder
+    grade = await ctx.run_model(grade_free, question, text, embedder)
+    await store.record_answer(learner, question.lesson, question.id, text, grade.correct)
+    await store.set_pending(learner, None)
+
+    verdict = "✅ That matches the idea." if grade.correct else "❌ That misses the key idea."
+    lines = [f"{verdict} (similarity to the reference answer: {grade.similarity:.2f})", ""]
+    lines.append(f"A model answer: {question.reference_answers[0]}")
+    if question.explanation:
+        lines += ["", question.explanation]
+    return Reply("\n".join(lines), choices=_after_answer(question))
+
+
+@registry.command("progress")
+async def progress_command(ctx: Context) -> Reply:
+    """Show your lessons done, quiz scores and what to do next."""
+    course = ctx.services.course
+    store = await ctx.services.progress()
+    learner = learner_of(ctx)
+    positions = await store.positions(learner)
+    scores = await store.scores(learner)
+
+    lines = ["**Your progress**", "", "| lesson | steps | quiz |", "|---|---|---|"]
+    suggestion = None
+    for number, lesson in sorted(course.lessons.items()):
+        position = positions.get(number)
+        furthest = position.furthest_step if position else 0
+        quiz = course.quizzes.get(number, ())
+        score = scores.get(number)
+        right = score.correct if score else 0
+        lines.append(f"| {number}. {lesson.title} | {furthest}/{len(lesson.steps)} | {right}/{len(quiz)} |")
+        if suggestion is None and furthest < len(lesson.steps):
+            step = position.step if position else 1
+            suggestion = Choice(f"Continue lesson {number}", f"/lesson {number} {step}")
+        elif suggestion is None and quiz and right < len(quiz):
+            suggestion = Choice(f"Quiz {number}", f"/quiz {number}")
+
+    if suggestion is None:
+        lines += ["", "You have finished every lesson and quiz. Try /ask with your own questions."]
+        return Reply("\n".join(lines))
+    lines += ["", f"Next: {suggestion.label} ({suggestion.command})."]
+    return Reply("\n".join(lines), choices=[suggestion])
+
+
+@registry.command("leaderboard")
+async def leaderboard_command(ctx: Context) -> Reply:
+    """Rank this server's or workspace's learners by quiz points."""
+    store = await ctx.services.progress()
+    ranking = await store.leaderboard(ctx.command.platform, ctx.command.tenant)
+    if not ranking:
+        return Reply("No quiz answers here yet. Start with /quiz 1.")
+    lines = ["**Leaderboard** (one point per quiz question answered right)", ""]
+    lines += [f"{place}. {name}: {points}" for place, (name, points) in enumerate(ranking, start=1)]
+    return Reply("\n".join(lines))

@@ -1,0 +1,242 @@
+"""Each learner's place in the lessons and their quiz answers, in SQL through SQLAlchemy's asyncio API.
+
+SQLite (aiosqlite) by default; DATABASE_URL may point at PostgreSQL
+(`postgresql+asyncpg://...`, with asyncpg installed) when several bot
+processes share state. Learners are keyed by (platform, tenant, user).
+Quiz answers are only ever inserted, never updated, so concurrent answers
+cannot overwrite each other; scores are computed from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, event, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class LessonPosition(Base):
+    __tablename__ = "lesson_position"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lesson: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[int] = mapped_column(Integer)
+    furthest_step: Mapped[int] = mapped_column(Integer)
+    user_name: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QuizAnswer(Base):
+    __tablename__ = "quiz_answer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16), index=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    user: Mapped[str] = mapped_column(String(64), index=True)
+    user_name: Mapped[str] = mapped_column(String(100), default="")
+    lesson: Mapped[int] = mapped_column(Integer)
+    question_id: Mapped[str] = mapped_column(String(32))
+    answer: Mapped[str] = mapped_column(Text)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PendingQuestion(Base):
+    """The free-text question each learner was shown last, which /answer grades."""
+
+    __tablename__ = "pending_question"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(32))
+
+
+@dataclass(frozen=True)
+class Learner:
+    platform: str
+    tenant: str
+    user: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class LessonProgress:
+    lesson: int
+    step: int
+    furthest_step: int
+
+
+@dataclass(frozen=True)
+class QuizScore:
+    lesson: int
+    correct: int  # distinct questions answered right at least once
+    answered: int  # distinct questions answered at all
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ProgressStore:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def create_tables(self) -> None:
+        async with self.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def _insert(self, table):
+        """An INSERT that supports ON CONFLICT DO UPDATE in this database's dialect."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+
+            return insert(table)
+        return sqlite_insert(table)
+
+    async def set_position(self, learner: Learner, lesson: int, step: int) -> LessonProgress:
+        """Record that the learner is on `step` of `lesson`; the furthest step only grows."""
+        now = _now()
+        larger = func.greatest if self.engine.dialect.name == "postgresql" else func.max
+        statement = self._insert(LessonPosition).values(
+            platform=learner.platform, tenant=learner.tenant, user=learner.user, lesson=lesson,
+            step=step, furthest_step=step, user_name=learner.name, updated_at=now,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["platform", "tenant", "user", "lesson"],
+            set_=dict(
+                step=step,
+                furthest_step=larger(LessonPosition.furthest_step, step),
+                user_name=learner.name,
+                updated_at=now,
+            ),
+        )
+        async with self.sessions.begin() as session:
+            await session.execute(statement)
+        return await self.position(learner, lesson)
+
+    async def set_pending(self, learner: Learner, question_id: str | None) -> None:
+        """Remember the free-text question shown to the learner, or forget it with None."""
+        async with self.sessions.begin() as session:
+            if question_id is None:
+                row = await session.get(PendingQuestion, (learner.platform, learner.tenant, learner.user))
+                if row is not None:
+                    await session.delete(row)
+                return
+            statement = self._insert(PendingQuestion).values(
+                platform=learner.platform, tenant=learner.tenant, user=learner.user, question_id=question_id
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=["platform", "tenant", "user"], set_=dict(question_id=question_id)
+            )
+            await session.execute(statement)
+
+    async def pending(self, learner: Learner) -> str | None:
+        async with self.sessions() as session:
+            row = await session.get(PendingQuestion, (learner.platform, learner.tenant, learner.user))
+            return row.question_id if row else None
+
+    async def position(self, learner: Learner, lesson: int) -> LessonProgress | None:
+        async with self.sessions() as session:
+            row = await session.get(LessonPosition, (learner.platform, learner.tenant, learner.user, lesson))
+            return LessonProgress(row.lesson, row.step, row.furthest_step) if row else None
+
+    async def positions(self, learner: Learner) -> dict[int, LessonProgress]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(LessonPosition).where(
+                    LessonPosition.platform == learner.platform,
+                    LessonPosition.tenant == learner.tenant,
+                    LessonPosition.user == learner.user,
+                )
+            )
+            return {row.lesson: LessonProgress(row.lesson, row.step, row.furthest_step) for row in rows}
+
+    async def record_answer(self, learner: Learner, lesson: int, question_id: str, answer: str, correct: bool) -> None:
+        async with self.sessions.begin() as session:
+            session.add(
+                QuizAnswer(
+                    platform=learner.platform, tenant=learner.tenant, user=learner.user, user_name=learner.name,
+                    lesson=lesson, question_id=question_id, answer=answer[:2000], correct=correct,
+                    answered_at=_now(),
+                )
+            )
+
+    async def scores(self, learner: Learner) -> dict[int, QuizScore]:
+        """Per lesson: distinct questions answered, and answered right at least once."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(
+                    QuizAnswer.lesson,
+                    func.count(func.distinct(QuizAnswer.question_id)),
+                    func.count(func.distinct(_correct_question())),
+                )
+                .where(
+                    QuizAnswer.platform == learner.platform,
+                    QuizAnswer.tenant == learner.tenant,
+                    QuizAnswer.user == learner.user,
+                )
+                .group_by(QuizAnswer.lesson)
+            )
+            return {lesson: QuizScore(lesson, correct, answered) for lesson, answered, correct in rows}
+
+    async def question_results(self, learner: Learner, lesson: int) -> dict[str, bool]:
+        """Per question of the lesson the learner has answered: whether any answer was right."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(QuizAnswer.question_id, func.max(QuizAnswer.correct))
+                .where(
+                    QuizAnswer.platform == learner.platform,
+                    QuizAnswer.tenant == learner.tenant,
+                    QuizAnswer.user == learner.user,
+                    QuizAnswer.lesson == lesson,
+                )
+                .group_by(QuizAnswer.question_id)
+            )
+            return {question_id: bool(correct) for question_id, correct in rows}
+
+    async def leaderboard(self, platform: str, tenant: str, limit: int = 10) -> list[tuple[str, int]]:
+        """Learners of one server or workspace ranked by quiz points (distinct questions answered right)."""
+        points = func.count(func.distinct(_correct_question()))
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(QuizAnswer.user, func.max(QuizAnswer.user_name), points)
+                .where(QuizAnswer.platform == platform, QuizAnswer.tenant == tenant)
+                .group_by(QuizAnswer.user)
+                .having(points > 0)
+                .order_by(points.desc(), func.min(QuizAnswer.answered_at))
+                .limit(limit)
+            )
+            return [(name or user, count) for user, name, count in rows]
+
+
+def _correct_question():
+    """The question id where the answer was right, else NULL (which COUNT(DISTINCT) skips)."""
+    from sqlalchemy import case
+
+    return case((QuizAnswer.correct.is_(True), QuizAnswer.question_id), else_=None)
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    # WAL lets readers run during a write; busy_timeout makes a writer wait for
+    # the lock instead of failing with "database is locked" under concurrent answers.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,44 @@
+"""Quiz logic: which question comes next, and grading of choice and free-text answers.
+
+Free-text answers are graded by the cosine similarity of their embedding to
+the closest reference answer (all-MiniLM-L6-v2, unit vectors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lessons.course import Question
+
+# Calibrated in tests/test_quiz_grading.py on learners' right and wrong answers.
+FREE_TEXT_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True)
+class Grade:
+    correct: bool
+    similarity: float | None = None
+
+
+def next_question(questions: tuple[Question, ...], results: dict[str, bool]) -> Question | None:
+    """Return the first question not answered yet, else the first answered wrong, else None."""
+    for question in questions:
+        if question.id not in results:
+            return question
+    for question in questions:
+        if not results[question.id]:
+            return question
+    return None
+
+
+def grade_choice(question: Question, picked: int) -> Grade:
+    """Grade a 1-based choice number."""
+    return Grade(question.choices[picked - 1].correct)
+
+
+def grade_free(question: Question, answer: str, embedder, threshold: float = FREE_TEXT_THRESHOLD) -> Grade:
+    import numpy as np
+
+    vectors = np.asarray(embedder.embed([answer, *question.reference_answers]))
+    similarity = float(np.max(vectors[1:] @ vectors[0]))
+    return Grade(similarity >= threshold, similarity)

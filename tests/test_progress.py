@@ -1,0 +1,102 @@
+"""Learners' progress and quiz answers in SQLite through SQLAlchemy's asyncio API."""
+
+import asyncio
+
+import pytest
+
+from lessons.progress import Learner, ProgressStore
+
+
+@pytest.fixture
+def store_url(tmp_path):
+    return f"sqlite+aiosqlite:///{tmp_path}/progress.db"
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_position_keeps_furthest_step(store_url):
+    async def scenario():
+        store = ProgressStore(store_url)
+        await store.create_tables()
+        ada = Learner("discord", "g1", "u1", "Ada")
+        await store.set_position(ada, 1, 5)
+        back = await store.set_position(ada, 1, 2)
+        other_tenant = await store.position(Learner("discord", "g2", "u1"), 1)
+        await store.close()
+        return back, other_tenant
+
+    back, other_tenant = run(scenario())
+    assert (back.step, back.furthest_step) == (2, 5)
+    assert other_tenant is None
+
+
+def test_fifty_concurrent_answers_all_counted(store_url):
+    async def scenario():
+        store = ProgressStore(store_url)
+        await store.create_tables()
+        learners = [Learner("slack", "T1", f"U{i}", f"user{i}") for i in range(50)]
+        await asyncio.gather(
+            *(store.record_answer(learner, 1, "l1q1", "1", correct=True) for learner in learners)
+        )
+        board = await store.leaderboard("slack", "T1", limit=100)
+        scores = [await store.scores(learner) for learner in learners]
+        await store.close()
+        return board, scores
+
+    board, scores = run(scenario())
+    assert len(board) == 50
+    assert all(points == 1 for _, points in board)
+    assert all(score[1].correct == 1 for score in scores)
+
+
+def test_same_user_concurrent_answers_not_lost(store_url):
+    async def scenario():
+        store = ProgressStore(store_url)
+        await store.create_tables()
+        ada = Learner("discord", "g1", "u1", "Ada")
+        await asyncio.gather(
+            *(store.record_answer(ada, 2, f"l2q{i}", "x", correct=i % 2 == 0) for i in range(50))
+        )
+        results = await store.question_results(ada, 2)
+        await store.close()
+        return results
+
+    results = run(scenario())
+    assert len(results) == 50
+    assert sum(results.values()) == 25
+
+
+def test_leaderboard_counts_distinct_right_answers(store_url):
+    async def scenario():
+        store = ProgressStore(store_url)
+        await store.create_tables()
+        ada, bob = Learner("discord", "g1", "a", "Ada"), Learner("discord", "g1", "b", "Bob")
+        for _ in range(3):
+            await store.record_answer(bob, 1, "l1q1", "2", correct=True)
+        await store.record_answer(ada, 1, "l1q1", "1", correct=False)
+        await store.record_answer(ada, 1, "l1q1", "2", correct=True)
+        await store.record_answer(ada, 1, "l1q2", "3", correct=True)
+        await store.record_answer(Learner("discord", "g2", "c", "Cy"), 1, "l1q1", "2", correct=True)
+        board = await store.leaderboard("discord", "g1")
+        await store.close()
+        return board
+
+    assert run(scenario()) == [("Ada", 2), ("Bob", 1)]
+
+
+def test_pending_question_set_and_cleared(store_url):
+    async def scenario():
+        store = ProgressStore(store_url)
+        await store.create_tables()
+        ada = Learner("discord", "g1", "a", "Ada")
+        await store.set_pending(ada, "l1q7")
+        await store.set_pending(ada, "l1q8")
+        first = await store.pending(ada)
+        await store.set_pending(ada, None)
+        second = await store.pending(ada)
+        await store.close()
+        return first, second
+
+    assert run(scenario()) == ("l1q8", None)
