@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 from lessons.course import Question
 
-# Calibrated in tests/test_quiz_grading.py on learners' right and wrong answers.
-FREE_TEXT_THRESHOLD = 0.6
+# Calibrated on the sample right and wrong answers in tests/data/free_text:
+# 0.55 grades 86 % of 72 of them as intended, the best of 0.45 to 0.70 in steps
+# of 0.025. NOTE: similarity cannot tell a fluent wrong answer that reuses the
+# reference's words ("RNNs have more parameters than transformers") from a right one.
+FREE_TEXT_THRESHOLD = 0.55
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,56 @@ def test_invalid_setting_stops_startup(python_path):
     result = run_cli(["chat"], env_extra={"LLM_BACKEND": "gpt-9"})
     assert result.returncode == 2
     assert "LLM_BACKEND" in result.stderr
+
+
+def test_newcomer_walks_lesson_one_and_quiz(python_path):
+    from lessons.course import load_course
+
+    course = load_course()
+    lesson = course.lesson(1)
+    questions = course.quizzes.get(1)
+    if not questions:
+        pytest.fail("lesson 1 has no quiz in lessons/quizzes/01.yaml")
+
+    # Step 1 offers [Next, Quiz]; later steps [Back, Next, Quiz].
+    lines = ["/lesson 1", "1"] + ["2"] * (len(lesson.steps) - 2) + ["/progress", "/quiz 1"]
+    for question in questions:
+        if question.kind == "choice":
+            right = next(i for i, choice in enumerate(question.choices, start=1) if choice.correct)
+            lines.append(str(right))
+        else:
+            lines.append(f"/answer {question.reference_answers[0]}")
+        lines.append("1")  # Next question
+    lines.append("/progress")
+    lines.append("/leaderboard")
+
+    result = run_cli(["chat"], stdin="\n".join(lines) + "\n", env_extra={"LLM_BACKEND": "extractive"})
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    for step in lesson.steps:
+        assert f"Step {step.number} of {len(lesson.steps)}" in out
+    first_progress, final_progress = out.split("› /progress")[1], out.split("› /progress")[2]
+    assert f"{len(lesson.steps)}/{len(lesson.steps)}" in first_progress
+    assert f"0/{len(questions)}" in first_progress
+    assert f"{len(questions)}/{len(questions)}" in final_progress
+    assert out.count("✅") == len(questions)
+    assert f"Quiz 1 done: {len(questions)} of {len(questions)} answered right" in out
+    assert f"you: {len(questions)}" in out
+
+
+def test_wrong_choice_shows_right_answer(python_path):
+    from lessons.course import load_course
+
+    questions = load_course().quizzes.get(1) or ()
+    question = next((q for q in questions if q.kind == "choice"), None)
+    if question is None:
+        pytest.fail("lesson 1's quiz has no choice question")
+    wrong = next(i for i, choice in enumerate(question.choices, start=1) if not choice.correct)
+    right = next(choice for choice in question.choices if choice.correct)
+    result = run_cli(
+        ["chat"], stdin=f"/quiz 1 answer {question.id} {wrong}\n/quiz 1 answer {question.id} 9\n",
+        env_extra={"LLM_BACKEND": "extractive"},
+    )
+    assert "❌ Not quite" in result.stdout
+    assert right.text[:40] in " ".join(result.stdout.split())
+    assert f"Pick one of the choices 1 to {len(question.choices)}" in result.stdout
