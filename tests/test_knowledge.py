@@ -142,3 +142,37 @@ def test_collect_files_names_relative_to_folder_parent(tmp_path):
     assert [name for _, name in collect_files([folder / "1.mdx"])] == ["1.mdx"]
     with pytest.raises(FileNotFoundError):
         collect_files([Path(tmp_path / "missing")])
+
+
+@pytest.mark.parametrize(
+    "question, lesson_file",
+    [
+        ("What is a decision boundary?", "01-ai-foundations.md"),
+        ("What does scaled dot-product attention compute?", "02-deep-learning-to-transformers.md"),
+        ("How does byte pair encoding build its vocabulary?", "03-tokenization-and-embeddings.md"),
+        ("How does an HNSW index find neighbours?", "04-vector-databases.md"),
+        ("What is few-shot prompting?", "05-prompt-engineering.md"),
+        ("How does a RAG pipeline answer with citations?", "06-mini-rag-project.md"),
+    ],
+)
+def test_lesson_questions_cite_lesson_steps(lesson_knowledge, question, lesson_file):
+    hits = lesson_knowledge.search(question, "any-tenant", 3)
+    cited = [f"{hit.source} > {hit.location}" for hit in hits]
+    assert any(c.startswith(f"lessons/{lesson_file} > Step ") for c in cited), cited
+
+
+@pytest.fixture(scope="module")
+def lesson_knowledge(tmp_path_factory, embedder):
+    from knowledge.base import KnowledgeBase
+    from knowledge.embeddings import DIMENSIONS
+    from knowledge.store import EdgeStore
+    from lessons import LESSONS_DIR
+
+    base = KnowledgeBase(
+        EdgeStore(tmp_path_factory.mktemp("lessons") / "edge", DIMENSIONS), embedder,
+        max_file_bytes=10 * 1024 * 1024, max_pdf_pages=500,
+    )
+    report = base.ingest_paths([LESSONS_DIR], tenant=BUILTIN_TENANT, added_by="test", skip_titles=True)
+    assert len(report.added) == 6
+    yield base
+    base.close()
