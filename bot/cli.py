@@ -19,15 +19,15 @@ from bot.settings import Settings, SettingsError, load_settings
 logger = logging.getLogger(__name__)
 
 
-def configure_logging(settings: Settings) -> Path:
-    """Log everything to DATA_DIR/genai-tutor.log and warnings to stderr."""
+def configure_logging(settings: Settings, console_level: int = logging.WARNING) -> Path:
+    """Log everything to DATA_DIR/genai-tutor.log, and `console_level` and above to stderr."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.data_dir / "genai-tutor.log"
     file_handler = logging.FileHandler(log_file, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     file_handler.setLevel(settings.log_level)
     console_handler = logging.StreamHandler(sys.stderr)
-    console_handler.setLevel(logging.WARNING)
+    console_handler.setLevel(console_level)
     console_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=settings.log_level, handlers=[file_handler, console_handler], force=True)
 
@@ -83,6 +83,12 @@ def cmd_chat(settings: Settings) -> int:
     from bot.services import Services
 
     services = Services(settings)
+    try:
+        llm = services.llm
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    services.knowledge  # opens the store now, so a locked store stops start-up before any progress bar
     console.print("[bold]genai-tutor[/bold]: checking the built-in lessons in the knowledge base…")
     report = ingest_with_progress(console, services.ingest_lessons, "Lessons")
     if report.failed:
@@ -95,7 +101,6 @@ def cmd_chat(settings: Settings) -> int:
         cooldown_seconds=0,
         max_concurrent_model_jobs=settings.max_concurrent_model_jobs,
     )
-    llm = services.llm
     console.print(
         f"Ready in {time.monotonic() - started:.1f} s. Answers come from "
         f"{llm.name if llm else 'the passages themselves (extractive, no LLM)'}.\n"
@@ -131,6 +136,7 @@ def cmd_ingest(settings: Settings, paths: list[Path], tenant: str, added_by: str
     from bot.services import Services
 
     services = Services(settings)
+    services.knowledge  # opens the store now, so a locked store stops before any progress bar
     started = time.monotonic()
     try:
         report = ingest_with_progress(
@@ -168,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
-    configure_logging(settings)
+    # In the chat, warnings (a model server that is down, say) would break into the
+    # conversation; they go to the log file, and the answer itself says what happened.
+    configure_logging(settings, logging.ERROR if args.command in (None, "chat") else logging.WARNING)
 
     from knowledge.store import StoreInUseError
 

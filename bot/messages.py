@@ -13,10 +13,12 @@ INGEST_MISSING_PATH = (
     "or attach a file to the command."
 )
 INGEST_PATH_NOT_FOUND = "No file or folder at {path}. Check the path; relative paths start from {cwd}."
+INGEST_QUOTE_SPACES = 'If the path contains spaces, put it in quotes: /ingest "my notes.md".'
 INGEST_NO_SOURCE = "Attach a file to /ingest; on this platform a file path is not accepted."
 DOCS_REMOVE_MISSING_ID = "Give the document id after /docs remove; /docs lists the ids."
 DOCS_ID_NOT_FOUND = "No document with id {doc_id} in this knowledge base; /docs lists the ids."
-DOCS_ID_AMBIGUOUS = "The id {doc_id} matches {count} documents; give more of it."
+DOCS_ID_AMBIGUOUS = "The id {doc_id} matches {count} documents ({names}); give more of it."
+DOCS_ID_TOO_SHORT = "{doc_id!r} is too short to pick a document safely; give at least {length} characters of its id."
 DOCS_BUILTIN = "{name} is a built-in lesson and cannot be removed."
 DOCS_UNKNOWN_ACTION = "Unknown /docs action {action!r}. Use /docs to list documents or /docs remove ID."
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -108,6 +108,14 @@ class Settings(BaseSettings):
             raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR")
         return level
 
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> "Settings":
+        if self.llm_backend == LLMBackend.OPENAI and not self.llm_base_url:
+            raise ValueError(
+                "LLM_BACKEND=openai needs LLM_BASE_URL, the server's base URL such as http://localhost:8000/v1"
+            )
+        return self
+
     @field_validator("qdrant_url", "llm_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -141,6 +149,9 @@ def load_settings(**overrides) -> Settings:
         for problem in error.errors():
             field = ".".join(str(part) for part in problem["loc"])
             reason = problem["msg"].removeprefix("Value error, ")
+            if not field:  # a rule across several variables names them in its message
+                lines.append(reason)
+                continue
             shown = "***" if field in _SECRET_FIELDS else repr(problem.get("input"))
             lines.append(f"{field.upper()}: {reason} (got {shown})")
         raise SettingsError("Invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -29,6 +29,8 @@ NOT_COVERED = (
     "The knowledge base does not cover this question yet (best match scored {score:.2f}, "
     "below the {threshold:.2f} threshold). Try other words, or ask an admin to /ingest a document about it."
 )
+FALLBACK_UNSUPPORTED = "_Quoted from the sources, because the model's own answer strayed from them._"
+FALLBACK_FAILED = "_Quoted from the sources, because the model could not answer (see the log)._"
 NOTHING_STORED = "The knowledge base is empty. An admin can add documents with /ingest."
 
 MIN_CHECKED_CHARS = 20
@@ -95,22 +97,27 @@ class Answerer:
             yield plan.notice
             return
 
-        if self.llm is not None:
-            produced = False
-            try:
-                sentences = stop_on_repetition(self.llm.stream(build_messages(plan.question, plan.hits)))
-                for sentence in self._supported(sentences, plan):
-                    produced = True
-                    yield sentence
-                if produced:
-                    return
-                logger.info("%s gave no supported sentence; using the extractive answer", self.llm.name)
-            except LLMError as error:
-                if produced:
-                    yield "\n\n(The model stopped early.)"
-                    return
-                logger.warning("LLM failed, using the extractive answer: %s", error)
-        yield self.extract(plan)
+        if self.llm is None:
+            yield self.extract(plan)
+            return
+
+        produced = False
+        try:
+            sentences = stop_on_repetition(self.llm.stream(build_messages(plan.question, plan.hits)))
+            for sentence in self._supported(sentences, plan):
+                produced = True
+                yield sentence
+            if produced:
+                return
+            logger.info("%s gave no supported sentence; using the extractive answer", self.llm.name)
+            note = FALLBACK_UNSUPPORTED
+        except LLMError as error:
+            if produced:
+                yield "\n\n(The model stopped early.)"
+                return
+            logger.warning("LLM failed, using the extractive answer: %s", error)
+            note = FALLBACK_FAILED
+        yield self.extract(plan) + "\n\n" + note
 
     def _supported(self, sentences: Iterator[str], plan: AnswerPlan) -> Iterator[str]:
         """Pass sentences on until one is not supported by the passages.
@@ -164,12 +171,15 @@ class Answerer:
 def passage_sentences(hits: list[Hit], min_chars: int = 25) -> list[tuple[int, str]]:
     """Split the passages' prose (code blocks left out) into (passage number, sentence) pairs."""
     pairs = []
+    seen = set()
     for number, hit in enumerate(hits, start=1):
         prose = re.sub(r"```.*?```", " ", hit.text, flags=re.DOTALL)
-        prose = re.sub(r"^\s*\|.*$", " ", prose, flags=re.MULTILINE)  # table rows are not sentences
+        # Table rows and code lines (a chunk may start inside a code block) are not sentences.
+        prose = re.sub(r"^\s*(\||#|>>>|\$ |```).*$", " ", prose, flags=re.MULTILINE)
         for sentence in _SENTENCE.split(prose):
             sentence = " ".join(sentence.split())
-            if len(sentence) >= min_chars:
+            if len(sentence) >= min_chars and sentence not in seen:
+                seen.add(sentence)
                 pairs.append((number, sentence))
     return pairs
 

@@ -51,11 +51,12 @@ def document_id(tenant: str, name: str) -> str:
     return uuid.uuid5(_DOC_NAMESPACE, f"{tenant}\n{name}").hex[:12]
 
 
-def collect_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+def collect_files(paths: Iterable[Path], skipped: list[str] | None = None) -> list[tuple[Path, str]]:
     """Expand folders into the supported files under them, each with its display name.
 
     A file's name is its path relative to the parent of the folder given, so
     ingesting `corpus/hf-course/chapter1` names a file `chapter1/3.mdx`.
+    Files in folders of other types are appended to `skipped`; hidden files are ignored.
     """
     files: list[tuple[Path, str]] = []
     for path in paths:
@@ -63,8 +64,13 @@ def collect_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
         if path.is_dir():
             root = path.resolve().parent
             for file in sorted(path.rglob("*")):
-                if file.is_file() and file.suffix.lower() in INGESTIBLE_SUFFIXES and not file.name.startswith("."):
-                    files.append((file, file.resolve().relative_to(root).as_posix()))
+                if not file.is_file() or file.name.startswith("."):
+                    continue
+                name = file.resolve().relative_to(root).as_posix()
+                if file.suffix.lower() in INGESTIBLE_SUFFIXES:
+                    files.append((file, name))
+                elif skipped is not None:
+                    skipped.append(name)
         elif path.is_file():
             files.append((path, path.name))
         else:
@@ -107,8 +113,8 @@ class KnowledgeBase:
         `skip_titles` leaves each document's top heading out of its citations
         (`lessons/01-ai-foundations.md > Step 2: ...`); it is still embedded.
         """
-        files = collect_files(paths)
         report = IngestReport()
+        files = collect_files(paths, report.skipped)
         for done, (path, name) in enumerate(files):
             if progress:
                 progress(IngestProgress(done, len(files), report.chunks_added, name))
@@ -152,6 +158,7 @@ class KnowledgeBase:
                 return None
 
         started = time.monotonic()
+        replaced = any(payload.get("version") != version for payload in stored)
         info = DocumentInfo(
             doc_id=doc_id,
             name=name,
@@ -163,7 +170,7 @@ class KnowledgeBase:
             tenant=tenant,
         )
         points = self._points(document, info, version, skip_title)
-        info = DocumentInfo(**{**info.__dict__, "chunks": len(points)})
+        info = DocumentInfo(**{**info.__dict__, "chunks": len(points), "replaced": replaced})
         try:
             self.store.upsert(points)
         except BaseException:

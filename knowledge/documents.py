@@ -74,6 +74,7 @@ class DocumentInfo:
     added_by: str
     added_at: str
     tenant: str
+    replaced: bool = False  # an earlier version with the same name was replaced
 
 
 @dataclass
@@ -83,6 +84,7 @@ class IngestReport:
     added: list[DocumentInfo] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files of types that are not ingested
 
     @property
     def chunks_added(self) -> int:

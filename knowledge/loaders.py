@@ -66,9 +66,18 @@ def check_size(name: str, size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise IngestError(
             name,
-            f"the file is {size / 1_048_576:.1f} MiB, over the {max_bytes / 1_048_576:.1f} MiB limit; "
+            f"the file is {format_size(size)}, over the {format_size(max_bytes)} limit; "
             "split it or ask an admin to raise MAX_FILE_BYTES.",
         )
+
+
+def format_size(size: int) -> str:
+    """Return a byte count for people: `512 B`, `17.4 KiB`, `3.2 MiB`."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1_048_576:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1_048_576:.1f} MiB"
 
 
 def _decode_text(data: bytes, name: str) -> str:

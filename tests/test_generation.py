@@ -186,8 +186,27 @@ def test_unsupported_answer_falls_back_to_extractive(embedder):
     answer = "".join(answerer.generate(answerer.retrieve("What is a decision boundary?", "local")))
     assert "Paris" not in answer
     assert "The answer is" not in answer
+    assert "strayed from them" in answer
     assert "decision boundary is the line where a classifier switches" in answer
     assert "[1]" in answer
+
+
+def test_fallback_says_it_quotes_sources(embedder):
+    answerer = Answerer(FixedKnowledge(embedder, HITS), FailingLLM(), top_k=5, score_threshold=0.3)
+    answer = "".join(answerer.generate(answerer.retrieve("What is a decision boundary?", "local")))
+    assert answer.rstrip().endswith("_Quoted from the sources, because the model could not answer (see the log)._")
+
+
+def test_extractive_skips_code_lines_and_repeats(embedder):
+    messy = [
+        Hit(0.8, "# XOR: the label is 1 when exactly one input is 1\nx = torch.zeros(4)", "a.md", "Step 3", "d1", 0),
+        Hit(0.7, "The decision boundary separates the two classes of a classifier.", "a.md", "Step 2", "d1", 1),
+        Hit(0.6, "The decision boundary separates the two classes of a classifier.", "b.md", "Intro", "d2", 0),
+    ]
+    answerer = Answerer(FixedKnowledge(embedder, messy), None, top_k=5, score_threshold=0.3)
+    answer = answerer.extract(answerer.retrieve("What is a decision boundary?", "local"))
+    assert "# XOR" not in answer
+    assert answer.count("The decision boundary separates") == 1
 
 
 def test_model_code_block_ends_answer(embedder):

@@ -66,3 +66,12 @@ def test_env_file_is_read(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("RETRIEVAL_TOP_K=7\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings().retrieval_top_k == 7
+
+
+def test_openai_backend_needs_base_url(monkeypatch):
+    monkeypatch.setenv("LLM_BACKEND", "openai")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "LLM_BASE_URL" in str(error.value)
+    monkeypatch.setenv("LLM_BASE_URL", "http://127.0.0.1:8000/v1")
+    assert load_settings().llm_base_url == "http://127.0.0.1:8000/v1"

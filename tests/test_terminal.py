@@ -64,7 +64,7 @@ def test_chat_ingest_and_remove(python_path, tmp_path):
     result = run_cli(["chat"], stdin=stdin, env_extra={"LLM_BACKEND": "extractive"})
     out = result.stdout
     assert result.returncode == 0, result.stderr
-    assert "Added 1 document(s), 1 chunks." in out
+    assert "Added 1 document, 1 chunk:" in out
     assert "notes.md > Notes > Cross-entropy" in out
     assert "No file or folder at" in out
 
@@ -72,7 +72,7 @@ def test_chat_ingest_and_remove(python_path, tmp_path):
     listing = run_cli(["chat"], stdin="/docs\n", env_extra={"LLM_BACKEND": "extractive"}).stdout
     assert doc_id in listing
     removed = run_cli(["chat"], stdin=f"/docs remove {doc_id}\n/docs\n", env_extra={"LLM_BACKEND": "extractive"}).stdout
-    assert f"Removed {doc_id} notes.md (1 chunks)." in removed
+    assert f"Removed {doc_id} notes.md (1 chunk)." in removed
     listing_after = removed.split("› /docs\n")[-1]
     assert doc_id not in listing_after
     assert "notes.md" not in listing_after
@@ -152,3 +152,16 @@ def test_wrong_choice_shows_right_answer(python_path):
     assert "❌ Not quite" in result.stdout
     assert right.text[:40] in " ".join(result.stdout.split())
     assert f"Pick one of the choices 1 to {len(question.choices)}" in result.stdout
+
+
+def test_ingest_report_names_replacement_and_skips(python_path, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nFirst version about embeddings and vectors.\n")
+    (folder / "data.json").write_text("{}")
+    first = run_cli(["chat"], stdin=f"/ingest {folder}\n", env_extra={"LLM_BACKEND": "extractive"}).stdout
+    (folder / "a.md").write_text("# A\n\nSecond version about tokenizers and merges.\n")
+    second = run_cli(["chat"], stdin=f"/ingest {folder}\n/docs remove 0\n", env_extra={"LLM_BACKEND": "extractive"}).stdout
+    assert "Skipped 1 file of types that are not ingested (.json)" in first
+    assert "notes/a.md: 1 chunk (replaced the earlier version)" in second
+    assert "too short to pick a document safely" in second

@@ -3,12 +3,18 @@
 The terminal user is the admin of the `local` tenant. Images are written to
 files under DATA_DIR/images and their paths printed. Choices (the buttons on
 Discord and Slack) are numbered; typing the number runs the choice.
+
+In a real terminal, prompt_toolkit gives line editing and history. Ctrl-C
+stops the running command and returns to the prompt; at the prompt it
+clears the line, and Ctrl-D or /quit leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from dataclasses import dataclass
 
@@ -37,9 +43,13 @@ class TerminalResponder:
         self.console = console
         self.adapter = adapter
         self._live: Live | None = None
+        self._status = None
 
     async def acknowledge(self) -> None:
-        """Nothing to acknowledge in a terminal: the prompt waits for the reply."""
+        """Show a spinner until the first reply, so a slow command visibly runs."""
+        if self.console.is_terminal:
+            self._status = self.console.status("Working… (Ctrl-C stops it)", spinner="dots")
+            self._status.start()
 
     async def send(self, reply: Reply) -> _Message:
         self.close()
@@ -51,6 +61,9 @@ class TerminalResponder:
         message.live.update(self.adapter.render(reply), refresh=True)
 
     def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -88,27 +101,54 @@ class TerminalAdapter:
             return
 
         responder = TerminalResponder(self.console, self)
+        task = asyncio.ensure_future(self.router.dispatch(command, responder))
         try:
-            await self.router.dispatch(command, responder)
+            with _cancel_on_interrupt(task):
+                await task
+        except asyncio.CancelledError:
+            responder.close()
+            self.console.print(f"[yellow]Stopped /{command.name}.[/yellow]")
+            logger.info("stopped by Ctrl-C: %s", command.log_ids())
         finally:
             responder.close()
         self.console.print()
 
     async def run(self) -> None:
         """Read commands until end of input or /quit."""
-        interactive = sys.stdin.isatty()
+        if sys.stdin.isatty():
+            await self._run_interactive()
+            return
+
         while True:
             try:
-                line = await asyncio.to_thread(input, "› " if interactive else "")
+                line = await asyncio.to_thread(input)
             except EOFError:
                 break
             if line.strip().lower() in EXIT_WORDS:
                 break
-            if not interactive and line.strip():
+            if line.strip():
                 self.console.print(Text(f"› {line.strip()}", style="bold"))
             await self.handle_line(line)
 
+    async def _run_interactive(self) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory
+
+        history = FileHistory(str(self.data_dir / "chat-history.txt"))
+        session = PromptSession(history=history)
+        while True:
+            try:
+                line = await session.prompt_async("› ")
+            except KeyboardInterrupt:  # Ctrl-C at the prompt clears the line
+                continue
+            except EOFError:
+                break
+            if line.strip().lower() in EXIT_WORDS:
+                break
+            await self.handle_line(line)
+
     def render(self, reply: Reply) -> Group:
+        """Turn a reply into rich renderables; images are written to files."""
         parts = []
         if reply.text:
             parts.append(Markdown(reply.text))
@@ -128,3 +168,18 @@ class TerminalAdapter:
             parts.append(Text(labels, style="green"))
         return Group(*parts)
 
+
+
+@contextlib.contextmanager
+def _cancel_on_interrupt(task: asyncio.Future):
+    """Make Ctrl-C cancel `task` instead of ending the program, while the block runs."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    except (NotImplementedError, RuntimeError):  # no signal handlers off the main thread or on Windows
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)

@@ -2,6 +2,7 @@
 
 import asyncio
 import shlex
+import threading
 from pathlib import Path
 
 from bot import messages
@@ -10,9 +11,11 @@ from bot.core import LiveMessage, Reply, UserError
 from bot.router import Context
 from knowledge.base import BUILTIN_TENANT, IngestProgress
 from knowledge.documents import IngestReport
-from knowledge.loaders import IngestError, check_size
+from knowledge.loaders import IngestError, check_size, format_size
 
 BAR_WIDTH = 20
+# Ids are 12 hex digits; a removal needs enough of one that a typo cannot pick another document.
+MIN_ID_PREFIX = 6
 
 
 @registry.command("ingest", usage="PATH... | attached file", expensive=True, admin_only=True)
@@ -42,34 +45,52 @@ def _parse_paths(args: str) -> list[Path]:
     paths = [Path(word).expanduser() for word in words]
     for path in paths:
         if not path.exists():
-            raise UserError(messages.INGEST_PATH_NOT_FOUND.format(path=path, cwd=Path.cwd()))
+            message = messages.INGEST_PATH_NOT_FOUND.format(path=path, cwd=Path.cwd())
+            if len(words) > 1:
+                message += " " + messages.INGEST_QUOTE_SPACES
+            raise UserError(message)
     return paths
 
 
+class IngestCancelled(Exception):
+    """Raised in the ingest thread, between two files, after the command was cancelled."""
+
+
 async def _ingest_paths(ctx: Context, paths: list[Path]) -> IngestReport:
-    """Ingest in a worker thread while a progress message is updated from the event loop."""
+    """Ingest in a worker thread while a progress message is updated from the event loop.
+
+    Cancelling the command stops the ingest before its next file; files
+    already ingested stay, and no file is left half-written.
+    """
     state: list[IngestProgress] = []
+    cancelled = threading.Event()
+
+    def progress(update: IngestProgress) -> None:
+        if cancelled.is_set():
+            raise IngestCancelled()
+        state.append(update)
+
     live = LiveMessage(ctx.responder)
     knowledge = ctx.services.knowledge
     work = asyncio.ensure_future(
         ctx.run_model(
             lambda: knowledge.ingest_paths(
-                paths, tenant=ctx.command.tenant, added_by=ctx.command.user_name, progress=state.append
+                paths, tenant=ctx.command.tenant, added_by=ctx.command.user_name, progress=progress
             )
         )
     )
-    while not work.done():
-        await asyncio.wait({work}, timeout=max(live_interval(ctx), 0.2))
-        if state:
-            await live.update(Reply(progress_text(state[-1])))
+    try:
+        while not work.done():
+            await asyncio.wait({work}, timeout=max(ctx.responder.min_edit_interval, 0.2))
+            if state:
+                await live.update(Reply(progress_text(state[-1])))
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
     report = work.result()
     if state:
         await live.finish(Reply(progress_text(state[-1])))
     return report
-
-
-def live_interval(ctx: Context) -> float:
-    return ctx.responder.min_edit_interval
 
 
 async def _ingest_attachments(ctx: Context) -> IngestReport:
@@ -106,21 +127,36 @@ def progress_text(progress: IngestProgress) -> str:
     )
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def format_report(report: IngestReport) -> str:
-    lines = []
+    """Summarise an ingest; each part is its own paragraph so Markdown keeps them apart."""
+    parts = []
     if report.added:
-        lines.append(f"Added {len(report.added)} document(s), {report.chunks_added} chunks.")
-        lines.extend(f"- `{info.doc_id}` {info.name}: {info.chunks} chunks" for info in report.added[:20])
+        lines = [f"Added {plural(len(report.added), 'document')}, {plural(report.chunks_added, 'chunk')}:"]
+        for info in report.added[:20]:
+            note = " (replaced the earlier version)" if info.replaced else ""
+            lines.append(f"- `{info.doc_id}` {info.name}: {plural(info.chunks, 'chunk')}{note}")
         if len(report.added) > 20:
             lines.append(f"- … and {len(report.added) - 20} more (see /docs)")
+        parts.append("\n".join(lines))
     if report.unchanged:
-        lines.append(f"{len(report.unchanged)} document(s) unchanged since the last ingest, skipped.")
+        parts.append(f"{plural(len(report.unchanged), 'document')} unchanged since the last ingest, skipped.")
     if report.failed:
-        lines.append(f"{len(report.failed)} file(s) could not be ingested:")
+        lines = [f"{plural(len(report.failed), 'file')} could not be ingested:"]
         lines.extend(f"- {name}: {reason}" for name, reason in report.failed)
-    if not lines:
-        lines.append("No supported files found (PDF, Markdown, text); nothing was ingested.")
-    return "\n".join(lines)
+        parts.append("\n".join(lines))
+    if report.skipped:
+        kinds = sorted({Path(name).suffix or "no extension" for name in report.skipped})
+        parts.append(
+            f"Skipped {plural(len(report.skipped), 'file')} of types that are not ingested ({', '.join(kinds)}); "
+            "supported are .pdf, .md, .mdx and .txt."
+        )
+    if not parts:
+        parts.append("No supported files found (.pdf, .md, .mdx, .txt); nothing was ingested.")
+    return "\n\n".join(parts)
 
 
 @registry.command("docs", usage="[remove ID]")
@@ -143,17 +179,20 @@ async def docs_command(ctx: Context) -> Reply:
     if len(words) < 2:
         raise UserError(messages.DOCS_REMOVE_MISSING_ID)
 
+    if len(words[1]) < MIN_ID_PREFIX:
+        raise UserError(messages.DOCS_ID_TOO_SHORT.format(doc_id=words[1], length=MIN_ID_PREFIX))
     matches = await ctx.run_blocking(knowledge.find, ctx.command.tenant, words[1])
     if not matches:
         raise UserError(messages.DOCS_ID_NOT_FOUND.format(doc_id=words[1]))
     if len(matches) > 1:
-        raise UserError(messages.DOCS_ID_AMBIGUOUS.format(doc_id=words[1], count=len(matches)))
+        names = ", ".join(f"{info.doc_id} {info.name}" for info in matches[:5])
+        raise UserError(messages.DOCS_ID_AMBIGUOUS.format(doc_id=words[1], count=len(matches), names=names))
     document = matches[0]
     if document.tenant == BUILTIN_TENANT:
         raise UserError(messages.DOCS_BUILTIN.format(name=document.name))
 
     removed = await ctx.run_blocking(knowledge.remove, ctx.command.tenant, document.doc_id)
-    return Reply(f"Removed `{document.doc_id}` {document.name} ({removed} chunks).")
+    return Reply(f"Removed `{document.doc_id}` {document.name} ({plural(removed, 'chunk')}).")
 
 
 def format_documents(documents) -> str:
@@ -164,14 +203,6 @@ def format_documents(documents) -> str:
         added_by = "built-in" if info.tenant == BUILTIN_TENANT else info.added_by
         rows.append(
             f"| `{info.doc_id}` | {info.name} | {info.doc_type} | {info.chunks} | "
-            f"{_size(info.size)} | {added_by} | {info.added_at[:16].replace('T', ' ')} |"
+            f"{format_size(info.size)} | {added_by} | {info.added_at[:16].replace('T', ' ')} |"
         )
     return f"{len(documents)} document(s):\n\n" + "\n".join(rows)
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1_048_576:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / 1_048_576:.1f} MiB"
