@@ -1,8 +1,9 @@
 """Each learner's place in the lessons and their quiz answers, in SQL through SQLAlchemy's asyncio API.
 
 SQLite (aiosqlite) by default; DATABASE_URL may point at PostgreSQL
-(`postgresql+asyncpg://...`, with asyncpg installed) when several bot
-processes share state. Learners are keyed by (platform, tenant, user).
+(`postgresql+asyncpg://...`, with the `postgres` extra installed) when several
+bot processes share state. NOTE: the tests run on SQLite only; the PostgreSQL
+statements (ON CONFLICT, GREATEST) follow its dialect but have not been run. Learners are keyed by (platform, tenant, user).
 Quiz answers are only ever inserted, never updated, so concurrent answers
 cannot overwrite each other; scores are computed from them.
 """

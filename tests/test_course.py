@@ -72,3 +72,21 @@ def test_lesson_code_runs(lesson_number, step_number, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip(), "the code printed nothing"
+
+
+def test_lessons_share_no_phrases_with_sources():
+    """Lessons and quizzes are written in our own words: no run of 8 words from the outline or the corpus."""
+    import re
+
+    from conftest import shared_path
+
+    def shingles(text, size=8):
+        words = re.findall(r"[a-z0-9']+", text.lower())
+        return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+    sources = shingles(shared_path("seeds", "roadmap-part-a-module-1.txt").read_text(encoding="utf-8"))
+    for path in shared_path("corpus", "hf-course").rglob("*.mdx"):
+        sources |= shingles(path.read_text(encoding="utf-8"))
+    for path in [*LESSON_FILES, *sorted((LESSONS_DIR / "quizzes").glob("*.yaml"))]:
+        shared = shingles(path.read_text(encoding="utf-8")) & sources
+        assert not shared, f"{path.name} repeats: {sorted(shared)[:3]}"
