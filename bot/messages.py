@@ -22,6 +22,9 @@ DOCS_ID_TOO_SHORT = "{doc_id!r} is too short to pick a document safely; give at 
 DOCS_BUILTIN = "{name} is a built-in lesson and cannot be removed."
 DOCS_UNKNOWN_ACTION = "Unknown /docs action {action!r}. Use /docs to list documents or /docs remove ID."
 
+DEMOS_OFF = "Demos are switched off on this bot (DEMOS_ENABLED=false)."
+DEMO_UNKNOWN = "There is no demo called {name!r}. /demo lists them: {names}."
+DEMO_NOT_SHIPPED = "The {name} demo is planned but not shipped yet. Available now: {names}."
 NOT_A_NUMBER = "{args!r} is not a number. Use it like {usage}."
 NO_SUCH_LESSON = "There is no lesson {number}; the lessons are numbered 1 to {count}. /lesson lists them."
 NO_SUCH_STEP = "Lesson {lesson} has steps 1 to {count}, so there is no step {step}."

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest file /ingest accepts, in bytes.")
     max_pdf_pages: int = Field(default=500, ge=1, description="Maximum pages in one PDF; longer PDFs are rejected.")
 
+    demos_enabled: bool = Field(
+        default=True, description="Run demos, and draw the pictures of lessons' visual steps; off shows text only."
+    )
+    demo_time_limit_seconds: float = Field(
+        default=20.0, gt=0, le=600, description="A demo stops after this many seconds and shows what it has."
+    )
+
     cooldown_seconds: float = Field(
         default=5.0,
         ge=0.0,

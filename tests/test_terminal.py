@@ -165,3 +165,20 @@ def test_ingest_report_names_replacement_and_skips(python_path, tmp_path):
     assert "Skipped 1 file of types that are not ingested (.json)" in first
     assert "notes/a.md: 1 chunk (replaced the earlier version)" in second
     assert "too short to pick a document safely" in second
+
+
+def test_visual_step_and_demo_write_pictures(python_path, tmp_path):
+    result = run_cli(["chat"], stdin="/lesson 1 2\n/demo xor 2 50 1\n/demo attention\n", env_extra={"LLM_BACKEND": "extractive"})
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stderr
+    images = sorted((tmp_path / "data" / "images").glob("*xor.png"))
+    assert len(images) == 2
+    assert "Picture: /demo xor 4 1000 0" in out
+    assert "Reproduce: /demo xor 2 50 1" in out
+    assert "The attention demo is planned but not shipped yet" in out
+
+
+def test_demos_off_shows_text_only(python_path, tmp_path):
+    result = run_cli(["chat"], stdin="/lesson 1 2\n/demo xor\n", env_extra={"LLM_BACKEND": "extractive", "DEMOS_ENABLED": "false"})
+    assert not (tmp_path / "data" / "images").exists()
+    assert "Demos are switched off" in result.stdout

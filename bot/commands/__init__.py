@@ -5,4 +5,4 @@ from bot.registry import Registry
 registry = Registry()
 
 # Imported for their registrations.
-from bot.commands import ask, docs, help, lesson  # noqa: E402,F401
+from bot.commands import ask, demo, docs, help, lesson  # noqa: E402,F401

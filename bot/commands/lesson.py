@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from bot import messages
 from bot.commands import registry
-from bot.core import Choice, Reply, UserError
+from functools import lru_cache
+
+from bot.core import Choice, Image, Reply, UserError
 from bot.router import Context
-from lessons.course import Course, Lesson, Question
+from lessons.course import Course, Lesson, Question, Step
+from lessons.demos import DemoResult, available
 from lessons.progress import Learner
 from lessons.quiz import grade_choice, grade_free, next_question
 
@@ -58,7 +61,28 @@ async def lesson_command(ctx: Context) -> Reply:
         step = saved.step if saved else 1
 
     await store.set_position(learner, lesson.number, step)
-    return render_step(lesson, step, has_quiz=lesson.number in course.quizzes)
+    reply = render_step(lesson, step, has_quiz=lesson.number in course.quizzes)
+    await _add_picture(ctx, lesson.step(step), reply)
+    return reply
+
+
+async def _add_picture(ctx: Context, step: Step, reply: Reply) -> None:
+    """Attach the picture of a visual step by running its demo with default arguments, if it is shipped."""
+    if step.kind != "visual":
+        return
+    demo = available().get(step.demo)
+    if demo is None or not ctx.services.settings.demos_enabled:
+        reply.text += f"\n\n_The picture for this step comes from the `{step.demo}` demo, which is not shown here._"
+        return
+    result = await ctx.run_model(default_result, step.demo, ctx.services.settings.demo_time_limit_seconds)
+    reply.images.append(Image(result.png, f"{step.demo}.png", result.command))
+    reply.text += f"\n\n_Picture: `{result.command}`; run it with other arguments to explore._"
+
+
+@lru_cache(maxsize=16)
+def default_result(name: str, time_limit: float) -> DemoResult:
+    """Run a demo with its defaults once per process; demos are deterministic, so the result can be reused."""
+    return available()[name].run(time_limit=time_limit)
 
 
 def render_step(lesson: Lesson, number: int, *, has_quiz: bool) -> Reply:
@@ -68,9 +92,6 @@ def render_step(lesson: Lesson, number: int, *, has_quiz: bool) -> Reply:
         f"Step {number} of {len(lesson.steps)} · {KIND_LABELS[step.kind]} · *{step.title}*"
     )
     body = step.body
-    if step.kind == "visual":
-        # NOTE: demos are not wired in yet, so a visual step shows its text description.
-        body += f"\n\n_The picture for this step is drawn by the `{step.demo}` demo, which this bot does not run yet._"
 
     choices = []
     if number > 1:

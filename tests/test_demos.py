@@ -1,0 +1,74 @@
+"""Demos: the math is checked, not only that a PNG exists."""
+
+import pytest
+
+from lessons.course import load_course
+from lessons.demos import available
+from lessons.demos.xor import parse, run, train_xor
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data):
+    """Width and height from a PNG's IHDR chunk."""
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_xor_learns_all_four_points():
+    result = run()
+    assert result.facts["correct"] == 4
+    outputs = result.facts["outputs"]
+    assert outputs[0] < 0.1 and outputs[3] < 0.1
+    assert outputs[1] > 0.9 and outputs[2] > 0.9
+    assert result.facts["losses"][-1] < 0.05 < result.facts["losses"][0]
+
+
+def test_xor_starts_near_ln2():
+    losses = run(steps=1).facts["losses"]
+    assert losses[0] == pytest.approx(0.693, abs=0.05)
+
+
+def test_xor_deterministic_given_seed():
+    first, second = run(seed=3, steps=200), run(seed=3, steps=200)
+    assert first.facts["losses"] == second.facts["losses"]
+    assert first.png == second.png
+    assert run(seed=4, steps=200).facts["losses"] != first.facts["losses"]
+
+
+def test_xor_picture_chat_sized():
+    result = run(steps=100)
+    assert result.png.startswith(PNG_SIGNATURE)
+    assert png_size(result.png) == (800, 500)
+    assert result.command == "/demo xor 4 100 0"
+    assert "Reproduce: `/demo xor 4 100 0`" in result.text
+
+
+def test_xor_snapshots_at_named_steps():
+    snapshots, losses, _, axis, _ = train_xor(steps=150)
+    assert sorted(snapshots) == [1, 10, 100, 150]
+    assert snapshots[1].shape == (len(axis), len(axis))
+    assert len(losses) == 150
+
+
+def test_xor_time_limit_returns_partial_result():
+    result = run(steps=20000, time_limit=0.2)
+    assert result.facts["steps_run"] < 20000
+    assert "limit ran out" in result.text
+
+
+@pytest.mark.parametrize("args, message", [("4 abc", "whole number"), ("0", "between 1 and 64"), ("1 2 3 4", "at most three")])
+def test_xor_arguments_rejected_with_reason(args, message):
+    with pytest.raises(ValueError, match=message):
+        parse(args)
+
+
+def test_xor_arguments_parsed():
+    assert parse("8 500 7") == {"hidden": 8, "steps": 500, "seed": 7}
+    assert parse("") == {}
+
+
+def test_visual_steps_name_known_demos():
+    shipped = available()
+    names = {step.demo for lesson in load_course().lessons.values() for step in lesson.steps if step.demo}
+    assert "xor" in names
+    assert set(shipped) <= names | {"neuron"}
