@@ -45,7 +45,7 @@ def ingest_with_progress(console, run, description: str):
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("files · {task.fields[chunks]} chunks · {task.fields[current]}"),
+        TextColumn("files · {task.fields[chunks]} new chunks · {task.fields[current]}"),
         TimeElapsedColumn(),
         console=console,
         transient=False,

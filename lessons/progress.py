@@ -31,7 +31,7 @@ class LessonPosition(Base):
     user: Mapped[str] = mapped_column(String(64), primary_key=True)
     lesson: Mapped[int] = mapped_column(Integer, primary_key=True)
     step: Mapped[int] = mapped_column(Integer)
-    furthest_step: Mapped[int] = mapped_column(Integer)
+    viewed: Mapped[int] = mapped_column(Integer)  # bit k set: step k was opened
     user_name: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -73,8 +73,22 @@ class Learner:
 @dataclass(frozen=True)
 class LessonProgress:
     lesson: int
-    step: int
-    furthest_step: int
+    step: int  # where the learner is now
+    viewed: int  # bit mask of the steps opened at least once
+
+    @property
+    def steps_viewed(self) -> int:
+        return bin(self.viewed).count("1")
+
+    def first_unread(self, step_count: int) -> int:
+        """The first step never opened, or the current step when all were."""
+        return next((k for k in range(1, step_count + 1) if not self.viewed >> k & 1), self.step)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    first_correct: bool  # the learner's first answer was right
+    ever_correct: bool
 
 
 @dataclass(frozen=True)
@@ -112,18 +126,18 @@ class ProgressStore:
         return sqlite_insert(table)
 
     async def set_position(self, learner: Learner, lesson: int, step: int) -> LessonProgress:
-        """Record that the learner is on `step` of `lesson`; the furthest step only grows."""
+        """Record that the learner is on `step` of `lesson`, and that this step was viewed."""
         now = _now()
-        larger = func.greatest if self.engine.dialect.name == "postgresql" else func.max
+        bit = 1 << step
         statement = self._insert(LessonPosition).values(
             platform=learner.platform, tenant=learner.tenant, user=learner.user, lesson=lesson,
-            step=step, furthest_step=step, user_name=learner.name, updated_at=now,
+            step=step, viewed=bit, user_name=learner.name, updated_at=now,
         )
         statement = statement.on_conflict_do_update(
             index_elements=["platform", "tenant", "user", "lesson"],
             set_=dict(
                 step=step,
-                furthest_step=larger(LessonPosition.furthest_step, step),
+                viewed=LessonPosition.viewed.op("|")(bit),
                 user_name=learner.name,
                 updated_at=now,
             ),
@@ -156,7 +170,7 @@ class ProgressStore:
     async def position(self, learner: Learner, lesson: int) -> LessonProgress | None:
         async with self.sessions() as session:
             row = await session.get(LessonPosition, (learner.platform, learner.tenant, learner.user, lesson))
-            return LessonProgress(row.lesson, row.step, row.furthest_step) if row else None
+            return LessonProgress(row.lesson, row.step, row.viewed) if row else None
 
     async def positions(self, learner: Learner) -> dict[int, LessonProgress]:
         async with self.sessions() as session:
@@ -167,7 +181,7 @@ class ProgressStore:
                     LessonPosition.user == learner.user,
                 )
             )
-            return {row.lesson: LessonProgress(row.lesson, row.step, row.furthest_step) for row in rows}
+            return {row.lesson: LessonProgress(row.lesson, row.step, row.viewed) for row in rows}
 
     async def record_answer(self, learner: Learner, lesson: int, question_id: str, answer: str, correct: bool) -> None:
         async with self.sessions.begin() as session:
@@ -197,28 +211,43 @@ class ProgressStore:
             )
             return {lesson: QuizScore(lesson, correct, answered) for lesson, answered, correct in rows}
 
-    async def question_results(self, learner: Learner, lesson: int) -> dict[str, bool]:
-        """Per question of the lesson the learner has answered: whether any answer was right."""
+    async def question_results(self, learner: Learner, lesson: int) -> dict[str, QuestionResult]:
+        """Per question of the lesson the learner has answered: first answer right, any answer right."""
+        mine = (
+            QuizAnswer.platform == learner.platform,
+            QuizAnswer.tenant == learner.tenant,
+            QuizAnswer.user == learner.user,
+            QuizAnswer.lesson == lesson,
+        )
+        first_ids = select(func.min(QuizAnswer.id)).where(*mine).group_by(QuizAnswer.question_id)
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(QuizAnswer.question_id, func.max(QuizAnswer.correct))
-                .where(
-                    QuizAnswer.platform == learner.platform,
-                    QuizAnswer.tenant == learner.tenant,
-                    QuizAnswer.user == learner.user,
-                    QuizAnswer.lesson == lesson,
-                )
-                .group_by(QuizAnswer.question_id)
+            ever = dict(
+                (await session.execute(
+                    select(QuizAnswer.question_id, func.max(QuizAnswer.correct)).where(*mine).group_by(QuizAnswer.question_id)
+                )).all()
             )
-            return {question_id: bool(correct) for question_id, correct in rows}
+            first = dict(
+                (await session.execute(
+                    select(QuizAnswer.question_id, QuizAnswer.correct).where(QuizAnswer.id.in_(first_ids))
+                )).all()
+            )
+        return {qid: QuestionResult(bool(first[qid]), bool(ever[qid])) for qid in ever}
 
     async def leaderboard(self, platform: str, tenant: str, limit: int = 10) -> list[tuple[str, int]]:
-        """Learners of one server or workspace ranked by quiz points (distinct questions answered right)."""
-        points = func.count(func.distinct(_correct_question()))
+        """Learners of one server or workspace ranked by quiz points: questions answered right at the first try.
+
+        Retrying a missed question helps the learner, not their rank.
+        """
+        first_ids = (
+            select(func.min(QuizAnswer.id))
+            .where(QuizAnswer.platform == platform, QuizAnswer.tenant == tenant)
+            .group_by(QuizAnswer.user, QuizAnswer.question_id)
+        )
+        points = func.count(_correct_question())
         async with self.sessions() as session:
             rows = await session.execute(
                 select(QuizAnswer.user, func.max(QuizAnswer.user_name), points)
-                .where(QuizAnswer.platform == platform, QuizAnswer.tenant == tenant)
+                .where(QuizAnswer.id.in_(first_ids))
                 .group_by(QuizAnswer.user)
                 .having(points > 0)
                 .order_by(points.desc(), func.min(QuizAnswer.answered_at))

@@ -6,6 +6,7 @@ the closest reference answer (all-MiniLM-L6-v2, unit vectors).
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from lessons.course import Question
@@ -23,15 +24,28 @@ class Grade:
     similarity: float | None = None
 
 
-def next_question(questions: tuple[Question, ...], results: dict[str, bool]) -> Question | None:
-    """Return the first question not answered yet, else the first answered wrong, else None."""
+def next_question(questions: tuple[Question, ...], results: dict, *, retry: bool = False) -> Question | None:
+    """Return the first question not answered yet; with `retry`, the first never answered right.
+
+    `results` maps question ids to `QuestionResult`s. None means that round is over.
+    """
     for question in questions:
-        if question.id not in results:
+        if retry and question.id in results and not results[question.id].ever_correct:
             return question
-    for question in questions:
-        if not results[question.id]:
+        if not retry and question.id not in results:
             return question
     return None
+
+
+def presented_order(question: Question) -> list[int]:
+    """Return the order in which to show a question's choices (indices into `choices`).
+
+    Authors may list the right answer first; the order is shuffled with the
+    question id as the seed, so it is the same every time the question is shown.
+    """
+    order = list(range(len(question.choices)))
+    random.Random(question.id).shuffle(order)
+    return order
 
 
 def grade_choice(question: Question, picked: int) -> Grade:

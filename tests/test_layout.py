@@ -58,4 +58,5 @@ def test_terminal_writes_images_to_data_dir(tmp_path):
     assert str(files[0]) in output
     assert "1) Next" in output
     assert adapter.parse("1").args == "1 2"
+    assert adapter.parse("next").name == "ask"  # only one-letter labels are typed as themselves
     assert adapter.parse("1").name == "lesson"

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from lessons.course import load_course
-from lessons.quiz import FREE_TEXT_THRESHOLD, grade_free, next_question
+from lessons.quiz import FREE_TEXT_THRESHOLD, grade_free, next_question, presented_order
 
 from conftest import ROOT
 
@@ -50,9 +50,26 @@ def test_reference_answer_grades_right(embedder):
 
 def test_next_question_order():
     from lessons.course import Question
+    from lessons.progress import QuestionResult
 
+    wrong, right = QuestionResult(False, False), QuestionResult(True, True)
     questions = tuple(Question(f"l1q{i}", 1, 1, "free", "?", reference_answers=("a",)) for i in range(1, 4))
     assert next_question(questions, {}).id == "l1q1"
-    assert next_question(questions, {"l1q1": False}).id == "l1q2"
-    assert next_question(questions, {"l1q1": False, "l1q2": True, "l1q3": True}).id == "l1q1"
-    assert next_question(questions, {"l1q1": True, "l1q2": True, "l1q3": True}) is None
+    assert next_question(questions, {"l1q1": wrong}).id == "l1q2"
+    assert next_question(questions, {"l1q1": wrong, "l1q2": right, "l1q3": right}) is None
+    assert next_question(questions, {"l1q1": wrong, "l1q2": right, "l1q3": right}, retry=True).id == "l1q1"
+    assert next_question(questions, {"l1q1": right, "l1q2": right, "l1q3": right}, retry=True) is None
+
+
+def test_choice_order_shuffled_but_stable():
+    course = load_course()
+    choice_questions = [q for questions in course.quizzes.values() for q in questions if q.kind == "choice"]
+    shown_positions = set()
+    for question in choice_questions:
+        order = presented_order(question)
+        assert sorted(order) == list(range(len(question.choices)))
+        assert presented_order(question) == order
+        right = next(i for i, choice in enumerate(question.choices) if choice.correct)
+        shown_positions.add(order.index(right))
+    # Authors list the right answer first; learners must not see it first every time.
+    assert len(shown_positions) >= 3

@@ -23,7 +23,7 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.text import Text
 
-from bot.core import Command, Reply, image_path
+from bot.core import Choice, Command, Reply, image_path
 from bot.router import Router
 
 logger = logging.getLogger(__name__)
@@ -74,17 +74,20 @@ class TerminalAdapter:
         self.router = router
         self.console = console or Console()
         self.data_dir = router.services.settings.data_dir
-        self._choices: list[str] = []
+        self._choices: list[Choice] = []
 
     def parse(self, line: str) -> Command | None:
         """Turn a typed line into a command; plain text is a question for /ask."""
         line = line.strip()
         if not line:
             return None
-        if line.isdigit():
+        labels = [choice.label.lower() for choice in self._choices]
+        if line.lower() in labels and len(line) == 1:  # a quiz letter such as "b"
+            line = self._choices[labels.index(line.lower())].command
+        elif line.isdigit():
             if not 1 <= int(line) <= len(self._choices):
                 return Command(name="choice", args=line, is_admin=True)
-            line = self._choices[int(line) - 1]
+            line = self._choices[int(line) - 1].command
         if not line.startswith("/"):
             line = "/ask " + line
         name, _, args = line[1:].partition(" ")
@@ -162,7 +165,7 @@ class TerminalAdapter:
             if not path.exists():
                 path.write_bytes(image.data)
             parts.append(Text(f"Image: {path}" + (f" ({image.description})" if image.description else "")))
-        self._choices = [choice.command for choice in reply.choices] or self._choices
+        self._choices = list(reply.choices) or self._choices
         if reply.choices:
             labels = "  ".join(f"{i}) {choice.label}" for i, choice in enumerate(reply.choices, start=1))
             parts.append(Text(labels, style="green"))

@@ -11,7 +11,8 @@ from bot.router import Context
 from lessons.course import Course, Lesson, Question, Step
 from lessons.demos import DemoResult, available
 from lessons.progress import Learner
-from lessons.quiz import grade_choice, grade_free, next_question
+from bot.commands.docs import plural
+from lessons.quiz import grade_choice, grade_free, next_question, presented_order
 
 KIND_LABELS = {"concept": "Concept", "visual": "Picture", "code": "Code", "insight": "In industry"}
 LETTERS = "ABCDEFGH"
@@ -22,11 +23,14 @@ def learner_of(ctx: Context) -> Learner:
     return Learner(command.platform, command.tenant, command.user, command.user_name)
 
 
-def _numbers(args: str, usage: str) -> list[int]:
-    try:
-        return [int(word) for word in args.split()]
-    except ValueError:
-        raise UserError(messages.NOT_A_NUMBER.format(args=args.strip(), usage=usage)) from None
+def _numbers(args: str, usage: str, most: int = 2) -> list[int]:
+    words = args.split()
+    for word in words:
+        if not word.lstrip("-").isdigit():
+            raise UserError(messages.NOT_A_NUMBER.format(args=word, usage=usage))
+    if len(words) > most:
+        raise UserError(messages.TOO_MANY_NUMBERS.format(count=most, usage=usage))
+    return [int(word) for word in words]
 
 
 def _lesson(course: Course, number: int) -> Lesson:
@@ -72,7 +76,9 @@ async def _add_picture(ctx: Context, step: Step, reply: Reply) -> None:
         return
     demo = available().get(step.demo)
     if demo is None or not ctx.services.settings.demos_enabled:
-        reply.text += f"\n\n_The picture for this step comes from the `{step.demo}` demo, which is not shown here._"
+        note = f"_No picture here: the `{step.demo}` demo that draws it is not available, so the text describes it._"
+        title, step_line, body = reply.text.split("\n\n", 2)  # as render_step builds it
+        reply.text = "\n\n".join((title, step_line, note, body))
         return
     result = await ctx.run_model(default_result, step.demo, ctx.services.settings.demo_time_limit_seconds)
     reply.images.append(Image(result.png, f"{step.demo}.png", result.command))
@@ -114,10 +120,10 @@ async def _lesson_list(course: Course, store, learner: Learner) -> Reply:
         position = positions.get(number)
         if position is None:
             status = "not started"
-        elif position.furthest_step >= len(lesson.steps):
+        elif position.steps_viewed >= len(lesson.steps):
             status = "done"
         else:
-            status = f"step {position.step} of {len(lesson.steps)}"
+            status = f"at step {position.step}, {position.steps_viewed} of {len(lesson.steps)} steps read"
         quiz = course.quizzes.get(number, ())
         score = scores.get(number)
         quiz_status = f" · quiz {score.correct}/{len(quiz)}" if score and quiz else ""
@@ -132,19 +138,20 @@ async def quiz_command(ctx: Context) -> Reply:
     """Take a lesson's quiz, one question at a time.
 
     Args:
-        number: The lesson whose quiz to take, 1 to 6.
+        number: The lesson whose quiz to take, 1 to 6; `/quiz 3 retry` asks again the ones you missed.
     """
     words = ctx.command.args.split()
     if len(words) >= 4 and words[1] == "answer":
         return await _answer_choice(ctx, words)
-    numbers = _numbers(ctx.command.args, "/quiz 3")
+    retry = len(words) == 2 and words[1] == "retry"
+    numbers = _numbers(words[0] if retry else ctx.command.args, "/quiz 3 or /quiz 3 retry", most=1)
     if not numbers:
         raise UserError(messages.QUIZ_MISSING_NUMBER)
     lesson = _lesson(ctx.services.course, numbers[0])
-    return await _ask_next(ctx, lesson)
+    return await _ask_next(ctx, lesson, retry=retry)
 
 
-async def _ask_next(ctx: Context, lesson: Lesson) -> Reply:
+async def _ask_next(ctx: Context, lesson: Lesson, *, retry: bool = False) -> Reply:
     course = ctx.services.course
     questions = course.quizzes.get(lesson.number)
     if not questions:
@@ -153,25 +160,22 @@ async def _ask_next(ctx: Context, lesson: Lesson) -> Reply:
     store = await ctx.services.progress()
     learner = learner_of(ctx)
     results = await store.question_results(learner, lesson.number)
-    question = next_question(questions, results)
-    if question is None:
+    question = next_question(questions, results, retry=retry)
+    if question is None:  # every question answered once (or, on a retry, answered right)
         await store.set_pending(learner, None)
-        right = sum(results.values())
-        choices = [Choice(f"Lesson {lesson.number + 1}", f"/lesson {lesson.number + 1}")] if lesson.number < 6 else []
-        return Reply(
-            f"**Quiz {lesson.number} done:** {right} of {len(questions)} answered right. See /progress.",
-            choices=choices + [Choice("Progress", "/progress")],
-        )
+        return _quiz_summary(lesson, questions, results)
 
     position = questions.index(question) + 1
-    header = f"**Quiz {lesson.number} · question {position} of {len(questions)}** (tests step {question.step})"
+    again = " · again" if question.id in results else ""
+    header = f"**Quiz {lesson.number} · question {position} of {len(questions)}{again}** (tests step {question.step})"
     if question.kind == "choice":
-        await store.set_pending(learner, None)
+        await store.set_pending(learner, question.id)
+        order = presented_order(question)
         lines = [header, "", question.prompt, ""]
-        lines += [f"{LETTERS[i]}) {choice.text}" for i, choice in enumerate(question.choices)]
+        lines += [f"- {LETTERS[shown]}) {question.choices[index].text}" for shown, index in enumerate(order)]
         choices = [
-            Choice(LETTERS[i], f"/quiz {lesson.number} answer {question.id} {i + 1}")
-            for i in range(len(question.choices))
+            Choice(LETTERS[shown], f"/quiz {lesson.number} answer {question.id} {index + 1}")
+            for shown, index in enumerate(order)
         ]
         return Reply("\n".join(lines), choices=choices)
 
@@ -179,8 +183,24 @@ async def _ask_next(ctx: Context, lesson: Lesson) -> Reply:
     return Reply(f"{header}\n\n{question.prompt}\n\nReply with `/answer` and your answer in a sentence or two.")
 
 
+def _quiz_summary(lesson: Lesson, questions, results) -> Reply:
+    first = sum(result.first_correct for result in results.values())
+    now = sum(result.ever_correct for result in results.values())
+    missed = len(questions) - now
+    text = f"**Quiz {lesson.number} done:** {first} of {len(questions)} right at the first try"
+    text += "." if now == first else f", {now} of {len(questions)} right now."
+    choices = []
+    if missed:
+        text += f" Retry the {plural(missed, 'question')} you missed, or review the steps they test."
+        choices.append(Choice("Retry missed", f"/quiz {lesson.number} retry"))
+    if lesson.number < 6:
+        choices.append(Choice(f"Lesson {lesson.number + 1}", f"/lesson {lesson.number + 1}"))
+    choices.append(Choice("Progress", "/progress"))
+    return Reply(text, choices=choices)
+
+
 async def _answer_choice(ctx: Context, words: list[str]) -> Reply:
-    """Handle `/quiz N answer QUESTION_ID CHOICE`, which a choice button sends."""
+    """Handle `/quiz N answer QUESTION_ID CHOICE`, which a choice button sends; CHOICE counts from 1 in file order."""
     course = ctx.services.course
     question = course.question(words[2])
     if question is None or question.kind != "choice":
@@ -192,22 +212,28 @@ async def _answer_choice(ctx: Context, words: list[str]) -> Reply:
     if not 1 <= picked <= len(question.choices):
         raise UserError(messages.NO_SUCH_CHOICE.format(count=len(question.choices)))
 
-    grade = grade_choice(question, picked)
     store = await ctx.services.progress()
-    await store.record_answer(learner_of(ctx), question.lesson, question.id, str(picked), grade.correct)
+    learner = learner_of(ctx)
+    was_answered = question.id in await store.question_results(learner, question.lesson)
+    grade = grade_choice(question, picked)
+    await store.record_answer(learner, question.lesson, question.id, str(picked), grade.correct)
+    await store.set_pending(learner, None)
 
     chosen = question.choices[picked - 1]
     lines = [f"✅ Right: {chosen.text}" if grade.correct else f"❌ Not quite: {chosen.text}", "", chosen.explanation]
     if not grade.correct:
+        order = presented_order(question)
         right_index = next(i for i, choice in enumerate(question.choices) if choice.correct)
         right = question.choices[right_index]
-        lines += ["", f"The answer is {LETTERS[right_index]}) {right.text}. {right.explanation}"]
-    return Reply("\n".join(lines), choices=_after_answer(question))
+        letter = LETTERS[order.index(right_index)]
+        lines += ["", f"The answer is {letter}) {right.text.rstrip('.')}. {right.explanation}"]
+    return Reply("\n".join(lines), choices=_after_answer(question, retry=was_answered))
 
 
-def _after_answer(question: Question) -> list[Choice]:
+def _after_answer(question: Question, *, retry: bool) -> list[Choice]:
+    next_command = f"/quiz {question.lesson} retry" if retry else f"/quiz {question.lesson}"
     return [
-        Choice("Next question", f"/quiz {question.lesson}"),
+        Choice("Next question", next_command),
         Choice(f"Review step {question.step}", f"/lesson {question.lesson} {question.step}"),
     ]
 
@@ -228,6 +254,9 @@ async def answer_command(ctx: Context) -> Reply:
     question = ctx.services.course.question(question_id) if question_id else None
     if question is None:
         raise UserError(messages.NO_OPEN_QUESTION)
+    if question.kind == "choice":
+        raise UserError(messages.OPEN_QUESTION_IS_CHOICE)
+    was_answered = question.id in await store.question_results(learner, question.lesson)
 
     embedder = ctx.services.knowledge.embedder
     grade = await ctx.run_model(grade_free, question, text, embedder)
@@ -239,7 +268,7 @@ async def answer_command(ctx: Context) -> Reply:
     lines.append(f"A model answer: {question.reference_answers[0]}")
     if question.explanation:
         lines += ["", question.explanation]
-    return Reply("\n".join(lines), choices=_after_answer(question))
+    return Reply("\n".join(lines), choices=_after_answer(question, retry=was_answered))
 
 
 @registry.command("progress")
@@ -255,14 +284,15 @@ async def progress_command(ctx: Context) -> Reply:
     suggestion = None
     for number, lesson in sorted(course.lessons.items()):
         position = positions.get(number)
-        furthest = position.furthest_step if position else 0
+        viewed = position.steps_viewed if position else 0
         quiz = course.quizzes.get(number, ())
         score = scores.get(number)
         right = score.correct if score else 0
-        lines.append(f"| {number}. {lesson.title} | {furthest}/{len(lesson.steps)} | {right}/{len(quiz)} |")
-        if suggestion is None and furthest < len(lesson.steps):
-            step = position.step if position else 1
-            suggestion = Choice(f"Continue lesson {number}", f"/lesson {number} {step}")
+        lines.append(f"| {number}. {lesson.title} | {viewed}/{len(lesson.steps)} | {right}/{len(quiz)} |")
+        if suggestion is None and viewed < len(lesson.steps):
+            step = position.first_unread(len(lesson.steps)) if position else 1
+            verb = "Continue" if position else "Start"
+            suggestion = Choice(f"{verb} lesson {number}", f"/lesson {number} {step}")
         elif suggestion is None and quiz and right < len(quiz):
             suggestion = Choice(f"Quiz {number}", f"/quiz {number}")
 
@@ -280,6 +310,6 @@ async def leaderboard_command(ctx: Context) -> Reply:
     ranking = await store.leaderboard(ctx.command.platform, ctx.command.tenant)
     if not ranking:
         return Reply("No quiz answers here yet. Start with /quiz 1.")
-    lines = ["**Leaderboard** (one point per quiz question answered right)", ""]
+    lines = ["**Leaderboard** (one point per quiz question answered right at the first try)", ""]
     lines += [f"{place}. {name}: {points}" for place, (name, points) in enumerate(ranking, start=1)]
     return Reply("\n".join(lines))
