@@ -72,3 +72,38 @@ def test_visual_steps_name_known_demos():
     names = {step.demo for lesson in load_course().lessons.values() for step in lesson.steps if step.demo}
     assert "xor" in names
     assert set(shipped) <= names | {"neuron"}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_neuron_gradients_match_autograd(seed):
+    import random
+
+    from lessons.demos.neuron import autograd_gradients, forward_backward
+
+    rng = random.Random(seed)
+    inputs = {name: rng.uniform(-3, 3) for name in ("x1", "x2", "w1", "w2", "b")}
+    inputs["target"] = rng.choice([0.0, 1.0])
+    by_hand = forward_backward(**inputs).gradients
+    oracle = autograd_gradients(**inputs)
+    for name, gradient in oracle.items():
+        assert by_hand[name] == pytest.approx(gradient, abs=1e-12), name
+
+
+def test_neuron_gradient_step_lowers_loss():
+    from lessons.demos.neuron import DEFAULTS, forward_backward
+
+    before = forward_backward(**DEFAULTS)
+    stepped = {**DEFAULTS, **{k: DEFAULTS[k] - 0.1 * before.gradients[k] for k in ("w1", "w2", "b")}}
+    assert forward_backward(**stepped).values["loss"] < before.values["loss"]
+
+
+def test_neuron_demo_picture_and_command():
+    from lessons.demos.neuron import parse, run
+
+    result = run(**parse("1 2 0.5 -0.2 0.3 0"))
+    assert png_size(result.png) == (800, 500)
+    assert result.command == "/demo neuron 1 2 0.5 -0.2 0.3 0"
+    assert result.facts["difference"] < 1e-12
+    assert run(**parse("1 2 0.5 -0.2 0.3 0")).png == result.png
+    with pytest.raises(ValueError, match="must be a number"):
+        parse("1 two")
