@@ -81,7 +81,7 @@ class LessonProgress:
         return bin(self.viewed).count("1")
 
     def first_unread(self, step_count: int) -> int:
-        """The first step never opened, or the current step when all were."""
+        """Return the first step never opened, or the current step when all were."""
         return next((k for k in range(1, step_count + 1) if not self.viewed >> k & 1), self.step)
 
 
@@ -118,7 +118,7 @@ class ProgressStore:
         await self.engine.dispose()
 
     def _insert(self, table):
-        """An INSERT that supports ON CONFLICT DO UPDATE in this database's dialect."""
+        """Return an INSERT that supports ON CONFLICT DO UPDATE in this database's dialect."""
         if self.engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
 
@@ -257,7 +257,7 @@ class ProgressStore:
 
 
 def _correct_question():
-    """The question id where the answer was right, else NULL (which COUNT(DISTINCT) skips)."""
+    """Return the question id where the answer was right, else NULL, which COUNT skips."""
     from sqlalchemy import case
 
     return case((QuizAnswer.correct.is_(True), QuizAnswer.question_id), else_=None)

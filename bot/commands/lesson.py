@@ -23,13 +23,13 @@ def learner_of(ctx: Context) -> Learner:
     return Learner(command.platform, command.tenant, command.user, command.user_name)
 
 
-def _numbers(args: str, usage: str, most: int = 2) -> list[int]:
+def _numbers(args: str, usage: str, max_count: int = 2) -> list[int]:
     words = args.split()
     for word in words:
         if not word.lstrip("-").isdigit():
             raise UserError(messages.NOT_A_NUMBER.format(args=word, usage=usage))
-    if len(words) > most:
-        raise UserError(messages.TOO_MANY_NUMBERS.format(count=most, usage=usage))
+    if len(words) > max_count:
+        raise UserError(messages.TOO_MANY_NUMBERS.format(count=max_count, usage=usage))
     return [int(word) for word in words]
 
 
@@ -144,7 +144,7 @@ async def quiz_command(ctx: Context) -> Reply:
     if len(words) >= 4 and words[1] == "answer":
         return await _answer_choice(ctx, words)
     retry = len(words) == 2 and words[1] == "retry"
-    numbers = _numbers(words[0] if retry else ctx.command.args, "/quiz 3 or /quiz 3 retry", most=1)
+    numbers = _numbers(words[0] if retry else ctx.command.args, "/quiz 3 or /quiz 3 retry", max_count=1)
     if not numbers:
         raise UserError(messages.QUIZ_MISSING_NUMBER)
     lesson = _lesson(ctx.services.course, numbers[0])
