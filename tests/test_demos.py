@@ -107,3 +107,36 @@ def test_neuron_demo_picture_and_command():
     assert run(**parse("1 2 0.5 -0.2 0.3 0")).png == result.png
     with pytest.raises(ValueError, match="must be a number"):
         parse("1 two")
+
+
+def test_nexttoken_probabilities_are_softmax():
+    import numpy as np
+
+    from lessons.demos.nexttoken import next_token_logits, softmax
+
+    logits, token_text = next_token_logits("The cat sat on the")
+    for temperature in (0.2, 0.7, 1.2):
+        probabilities = softmax(logits, temperature)
+        assert probabilities.sum() == pytest.approx(1.0, abs=1e-9)
+        assert int(np.argmax(probabilities)) == int(np.argmax(logits))
+    assert token_text(int(np.argmax(logits))).strip()
+
+
+def test_nexttoken_low_temperature_sharpens():
+    from lessons.demos.nexttoken import run
+
+    result = run()
+    tops = [result.facts["probabilities"][t][0] for t in (0.2, 0.7, 1.2)]
+    assert tops[0] > tops[1] > tops[2]
+    assert png_size(result.png) == (800, 500)
+    assert run().png == result.png
+    assert result.command == '/demo nexttoken "The cat sat on the"'
+
+
+def test_nexttoken_arguments():
+    from lessons.demos.nexttoken import parse
+
+    assert parse('"Once upon a"') == {"text": "Once upon a"}
+    assert parse("") == {}
+    with pytest.raises(ValueError, match="at most 300"):
+        parse("x" * 301)
