@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from bot import messages
-from bot.commands import registry
 from functools import lru_cache
 
+from bot import messages
+from bot.commands import registry
+from bot.commands.docs import plural
 from bot.core import Choice, Image, Reply, UserError
 from bot.router import Context
 from lessons.course import Course, Lesson, Question, Step
 from lessons.demos import DemoResult, available
 from lessons.progress import Learner
-from bot.commands.docs import plural
 from lessons.quiz import grade_choice, grade_free, next_question, presented_order
 
 KIND_LABELS = {"concept": "Concept", "visual": "Picture", "code": "Code", "insight": "In industry"}
