@@ -140,3 +140,35 @@ def test_nexttoken_arguments():
     assert parse("") == {}
     with pytest.raises(ValueError, match="at most 300"):
         parse("x" * 301)
+
+
+def test_embed_similarity_matches_cosine():
+    import numpy as np
+
+    from lessons.demos.embed import DEFAULT_SENTENCES, similarities_and_map
+
+    vectors, similarity, coordinates, kept = similarities_and_map(list(DEFAULT_SENTENCES))
+    norms = np.linalg.norm(vectors, axis=1)
+    assert np.allclose(norms, 1, atol=1e-5)
+    brute = np.array([[a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) for b in vectors] for a in vectors])
+    assert np.allclose(similarity, brute, atol=1e-5)
+    assert coordinates.shape == (len(DEFAULT_SENTENCES), 2)
+    assert 0 < kept <= 1
+    # The cat and kitten sentences are closer to each other than to the stock-market one.
+    assert similarity[0, 1] > similarity[0, 3] + 0.3
+
+
+def test_embed_demo_and_arguments():
+    from lessons.demos.embed import parse, run
+
+    options = parse('"a cat sleeps" "a kitten naps" "stocks fell"')
+    result = run(**options)
+    assert "The closest pair" in result.text
+    assert "sentences 1 and 2" in result.text
+    assert png_size(result.png) == (800, 500)
+    assert run(**options).png == result.png
+    assert parse(result.command.removeprefix("/demo embed ")) == options
+    with pytest.raises(ValueError, match="2 to 12 sentences"):
+        parse('"only one"')
+    with pytest.raises(ValueError, match="in quotes"):
+        parse('"unclosed')
