@@ -81,7 +81,7 @@ class Choice:
 
 @dataclass
 class Reply:
-    """What a handler wants shown: Markdown text plus optional sources, images and choices."""
+    """A handler's output: Markdown text plus optional sources, images and choices."""
 
     text: str = ""
     citations: list[Citation] = field(default_factory=list)
@@ -158,7 +158,7 @@ class LiveMessage:
 async def iterate_in_thread(produce: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
     """Run a blocking generator in a worker thread and yield its items on the event loop.
 
-    If the consumer stops early, the producer is told to stop at its next item.
+    If the consumer stops early, a flag stops the producer at its next item.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()

@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 @dataclass
 class Context:
-    """What a handler gets: the command, the way back to the user, and the services."""
+    """A handler's input: the command, the way back to the user, and the services."""
 
     command: Command
     responder: Responder
@@ -57,7 +57,11 @@ class Router:
         self._last_run: dict[tuple[str, str, str], float] = {}
 
     async def dispatch(self, command: Command, responder: Responder) -> None:
-        """Run one command end to end; never raises."""
+        """Run one command end to end.
+
+        Any exception from the handler becomes a message to the user; only
+        cancellation (Ctrl-C in the terminal) propagates to the caller.
+        """
         spec = self.registry.get(command.name)
         if spec is None:
             await responder.send(Reply(messages.UNKNOWN_COMMAND.format(name=command.name)))

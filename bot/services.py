@@ -31,7 +31,7 @@ class Services:
         return load_course()
 
     async def progress(self) -> ProgressStore:
-        """The learners' progress store, with its tables created on first use."""
+        """Return the learners' progress store, creating its tables on first use."""
         if self._progress_lock is None:
             self._progress_lock = asyncio.Lock()
         async with self._progress_lock:

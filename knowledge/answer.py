@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from knowledge.base import KnowledgeBase
 from knowledge.documents import Hit
@@ -46,6 +47,8 @@ class AnswerPlan:
     hits: list[Hit]
     covered: bool
     notice: str = ""
+    # (passage number, sentence) pairs and their embeddings, computed once per plan on first use.
+    passage_index: tuple[list[tuple[int, str]], Any] | None = field(default=None, repr=False)
 
 
 class Answerer:
@@ -128,11 +131,10 @@ class Answerer:
         """
         import numpy as np
 
-        candidates = passage_sentences(plan.hits)
+        candidates, passage_vectors = self._passage_index(plan)
         if not candidates:
             return
         embedder = self.knowledge.embedder
-        passage_vectors = np.asarray(embedder.embed([sentence for _, sentence in candidates]))
         # Short pieces (citation markers, bullets, "The answer is:") cannot be checked on
         # their own, so they wait for a supported sentence and are dropped without one.
         pending = ""
@@ -152,17 +154,30 @@ class Answerer:
             yield pending + sentence
             pending = ""
 
+    def _passage_index(self, plan: AnswerPlan):
+        """Return the plan's passage sentences and their embeddings, embedding them only once.
+
+        The support check and the extractive fallback both need them, and the
+        fallback runs right after the check gave up.
+        """
+        import numpy as np
+
+        if plan.passage_index is None:
+            candidates = passage_sentences(plan.hits)
+            texts = [sentence for _, sentence in candidates]
+            vectors = np.asarray(self.knowledge.embedder.embed(texts)) if texts else np.zeros((0, 0))
+            plan.passage_index = (candidates, vectors)
+        return plan.passage_index
+
     def extract(self, plan: AnswerPlan, sentences: int = 3) -> str:
         """Pick the passage sentences most similar to the question, each cited by passage number."""
         import numpy as np
 
-        candidates = passage_sentences(plan.hits)
+        candidates, vectors = self._passage_index(plan)
         if not candidates:
             return " ".join(f"[{n}]" for n in range(1, len(plan.hits) + 1))
 
-        embedder = self.knowledge.embedder
-        question_vector = np.asarray(embedder.embed_one(plan.question))
-        vectors = np.asarray(embedder.embed([sentence for _, sentence in candidates]))
+        question_vector = np.asarray(self.knowledge.embedder.embed_one(plan.question))
         best = np.argsort(-(vectors @ question_vector))[:sentences]
         chosen = sorted(int(i) for i in best)  # keep the passages' own order for readability
         return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in chosen)

@@ -130,7 +130,7 @@ class Chunker:
 
 
 def embedding_heading(heading_path: tuple[str, ...]) -> str:
-    """The line embedded above a chunk's text, so a heading's words help retrieval."""
+    """Return the line embedded above a chunk's text, so a heading's words help retrieval."""
     return " > ".join(heading_path)
 
 

@@ -94,7 +94,9 @@ def _decode_text(data: bytes, name: str) -> str:
 
 def _text_sections(text: str) -> list[Section]:
     body = text.strip()
-    return [Section(text=body, start=text.find(body[:1]) if body else 0)] if body else []
+    if not body:
+        return []
+    return [Section(text=body, start=len(text) - len(text.lstrip()))]
 
 
 def _load_pdf(data: bytes, name: str, max_pages: int) -> list[Section]:

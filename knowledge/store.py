@@ -34,7 +34,7 @@ _POINT_NAMESPACE = uuid.UUID("6f1c5f8e-3d0a-5b8e-9a57-1f0f3c2b7d41")
 
 
 def point_id(doc_id: str, version: str, chunk_index: int) -> str:
-    """A UUIDv5 from the readable chunk id, which stays in the payload as `chunk_id`."""
+    """Return a UUIDv5 of the readable chunk id, which stays in the payload as `chunk_id`."""
     return str(uuid.uuid5(_POINT_NAMESPACE, chunk_key(doc_id, version, chunk_index)))
 
 

@@ -18,8 +18,10 @@ def test_xor_learns_all_four_points():
     result = run()
     assert result.facts["correct"] == 4
     outputs = result.facts["outputs"]
-    assert outputs[0] < 0.1 and outputs[3] < 0.1
-    assert outputs[1] > 0.9 and outputs[2] > 0.9
+    assert outputs[0] < 0.1
+    assert outputs[3] < 0.1
+    assert outputs[1] > 0.9
+    assert outputs[2] > 0.9
     assert result.facts["losses"][-1] < 0.05 < result.facts["losses"][0]
 
 

@@ -39,7 +39,8 @@ def test_mdx_components_dropped_text_kept():
     assert "Question" not in text
     assert "import Tip" not in text
     assert "Remember that a tokenizer is paired with its model." in text
-    assert "<Tip>" not in text and "</Tip>" not in text
+    assert "<Tip>" not in text
+    assert "</Tip>" not in text
 
 
 def test_code_fence_survives_cleanup():

@@ -29,7 +29,7 @@ class Demo:
 
 
 def available() -> dict[str, Demo]:
-    """The demos this build can run, by name."""
+    """Return the demos this build can run, by name."""
     from lessons.demos import embed, neuron, nexttoken, xor
 
     return {demo.name: demo for demo in (xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO)}
