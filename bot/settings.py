@@ -80,6 +80,11 @@ class Settings(BaseSettings):
 
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest file /ingest accepts, in bytes.")
     max_pdf_pages: int = Field(default=500, ge=1, description="Maximum pages in one PDF; longer PDFs are rejected.")
+    max_extracted_chars: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="Maximum characters of text taken from one file; files with more are rejected.",
+    )
 
     demos_enabled: bool = Field(
         default=True, description="Run demos, and draw the pictures of lessons' visual steps; off shows text only."

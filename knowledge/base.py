@@ -20,13 +20,18 @@ from pathlib import Path
 from knowledge.chunking import Chunker, embedding_heading
 from knowledge.documents import DocumentInfo, Hit, IngestReport, LoadedDocument
 from knowledge.embeddings import Embedder
-from knowledge.loaders import MARKDOWN_SUFFIXES, TEXT_SUFFIXES, IngestError, check_size, load_bytes
+from knowledge.loaders import (
+    DEFAULT_MAX_EXTRACTED_CHARS,
+    INGESTIBLE_SUFFIXES,
+    IngestError,
+    check_size,
+    load_bytes,
+)
 from knowledge.store import Match, StoredPoint, VectorStore, chunk_key, point_id
 
 logger = logging.getLogger(__name__)
 
 BUILTIN_TENANT = "builtin"
-INGESTIBLE_SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES | {".pdf"}
 EMBED_BATCH = 64
 # Part of every document version: bump it when chunking or the payload changes,
 # so the next ingest rewrites documents whose bytes did not change.
@@ -86,11 +91,13 @@ class KnowledgeBase:
         *,
         max_file_bytes: int,
         max_pdf_pages: int,
+        max_extracted_chars: int = DEFAULT_MAX_EXTRACTED_CHARS,
     ):
         self.store = store
         self.embedder = embedder
         self.max_file_bytes = max_file_bytes
         self.max_pdf_pages = max_pdf_pages
+        self.max_extracted_chars = max_extracted_chars
         self._chunker: Chunker | None = None
 
     @property
@@ -145,7 +152,13 @@ class KnowledgeBase:
         If writing fails, the new version's chunks are deleted again, so the
         store is left as it was.
         """
-        document = load_bytes(data, name, max_bytes=self.max_file_bytes, max_pages=self.max_pdf_pages)
+        document = load_bytes(
+            data,
+            name,
+            max_bytes=self.max_file_bytes,
+            max_pages=self.max_pdf_pages,
+            max_chars=self.max_extracted_chars,
+        )
         doc_id = document_id(tenant, name)
         version = hashlib.sha256(f"{document.content_hash}/{INDEX_FORMAT}/{skip_title}".encode()).hexdigest()[:16]
 

@@ -5,6 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+class IngestError(Exception):
+    """A file that cannot be ingested; the message is shown to the user as it is."""
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
+
+
+def too_much_text(name: str, max_chars: int) -> IngestError:
+    """Return the error for a file whose extracted text is over MAX_EXTRACTED_CHARS."""
+    return IngestError(
+        name,
+        f"its text is longer than {max_chars:,} characters, the MAX_EXTRACTED_CHARS limit; "
+        "split the file or ask an admin to raise MAX_EXTRACTED_CHARS.",
+    )
+
+
 @dataclass(frozen=True)
 class Section:
     """A run of text under one heading path (Markdown) or on one page (PDF).
@@ -16,6 +34,59 @@ class Section:
     heading_path: tuple[str, ...] = ()
     page: int | None = None
     start: int = 0
+
+
+class SectionBuilder:
+    """Collect paragraphs under their heading path, for loaders of formats with heading elements.
+
+    A heading of level n ends the sections below it and replaces any open
+    heading of level n or deeper. `start` offsets count the text of headings
+    and paragraphs, so they are positions in the extracted text. The total is
+    checked as it grows, so a huge file stops at the limit instead of at the end.
+    """
+
+    def __init__(self, name: str, max_chars: int):
+        self.name = name
+        self.max_chars = max_chars
+        self.sections: list[Section] = []
+        self._path: list[tuple[int, str]] = []
+        self._paragraphs: list[str] = []
+        self._start = 0
+        self._offset = 0
+
+    def heading(self, level: int, title: str) -> None:
+        self._flush()
+        title = " ".join(title.split())
+        while self._path and self._path[-1][0] >= level:
+            self._path.pop()
+        if title:
+            self._path.append((level, title))
+            self._advance(len(title) + 1)
+        self._start = self._offset
+
+    def paragraph(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        if not self._paragraphs:
+            self._start = self._offset
+        self._paragraphs.append(text)
+        self._advance(len(text) + 2)
+
+    def finish(self) -> list[Section]:
+        self._flush()
+        return self.sections
+
+    def _advance(self, count: int) -> None:
+        self._offset += count
+        if self._offset > self.max_chars:
+            raise too_much_text(self.name, self.max_chars)
+
+    def _flush(self) -> None:
+        if self._paragraphs:
+            path = tuple(title for _, title in self._path)
+            self.sections.append(Section("\n\n".join(self._paragraphs), heading_path=path, start=self._start))
+        self._paragraphs = []
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,144 @@
+"""HTML to sections with heading paths, parsed with BeautifulSoup and lxml.
+
+h1 to h6 become the heading path. Scripts, styles, navigation, `<noscript>`,
+`<template>`, the `<head>` and hidden elements are dropped, because they are
+page machinery rather than prose. Each block element (paragraph, list item,
+table) becomes its own paragraph; `<pre>` blocks are kept as code fences so
+the chunker keeps them whole where they fit.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+from knowledge.documents import Section, SectionBuilder
+
+DROPPED = {
+    "script", "style", "noscript", "template", "nav", "head", "svg", "canvas",
+    "iframe", "object", "embed", "select", "button",
+}
+BLOCKS = {
+    "p", "div", "section", "article", "main", "header", "footer", "aside", "blockquote",
+    "ul", "ol", "dl", "dt", "dd", "figure", "figcaption", "address", "details", "summary",
+    "hr", "form", "fieldset", "body", "html", "center", "caption",
+}
+_HEADING = re.compile(r"^h([1-6])$")
+_DOCUMENT_START = re.compile(r"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_NOT_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction)
+# Permalink signs that documentation generators append to headings.
+_HEADING_MARKS = " \t¶#🔗"
+
+
+def looks_like_html(text: str) -> bool:
+    """Return whether text starts like an HTML page: a doctype or an <html> tag, after an optional XML
+    declaration and comments."""
+    return bool(_DOCUMENT_START.match(text[:4096]))
+
+
+def declared_charset(data: bytes) -> str | None:
+    """Return the codec a `<meta charset>` near the top of the page names, if Python knows it."""
+    match = _META_CHARSET.search(data[:4096])
+    if not match:
+        return None
+    try:
+        return codecs.lookup(match.group(1).decode("ascii")).name
+    except LookupError:
+        return None
+
+
+def html_sections(text: str, name: str, max_chars: int) -> list[Section]:
+    soup = BeautifulSoup(text, "lxml")
+    builder = SectionBuilder(name, max_chars)
+    _Walker(builder).walk(soup)
+    return builder.finish()
+
+
+class _Walker:
+    """Turn the element tree into paragraphs and headings, in document order."""
+
+    def __init__(self, builder: SectionBuilder):
+        self.builder = builder
+        self.inline: list[str] = []
+
+    def walk(self, node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, _NOT_TEXT):
+                continue
+            if isinstance(child, NavigableString):
+                self.inline.append(str(child))
+            elif isinstance(child, Tag):
+                self._element(child)
+        if node.parent is None:
+            self.end_paragraph()
+
+    def end_paragraph(self) -> None:
+        text = "".join(self.inline)
+        self.inline = []
+        lines = (" ".join(line.split()) for line in text.split("\n"))
+        self.builder.paragraph("\n".join(line for line in lines if line))
+
+    def _element(self, element: Tag) -> None:
+        tag = element.name.lower()
+        if tag in DROPPED or _is_hidden(element):
+            return
+
+        heading = _HEADING.match(tag)
+        if heading:
+            self.end_paragraph()
+            self.builder.heading(int(heading.group(1)), _visible_text(element).strip(_HEADING_MARKS))
+        elif tag == "pre":
+            self.end_paragraph()
+            self.builder.paragraph(f"```\n{_visible_text(element, keep_spaces=True).strip(chr(10))}\n```")
+        elif tag == "table":
+            self.end_paragraph()
+            self.builder.paragraph(_table_text(element))
+        elif tag == "br":
+            self.inline.append("\n")
+        elif tag == "li":
+            self.end_paragraph()
+            self.inline.append("- ")
+            self.walk(element)
+            self.end_paragraph()
+        elif tag in BLOCKS:
+            self.end_paragraph()
+            self.walk(element)
+            self.end_paragraph()
+        else:
+            self.walk(element)
+
+
+def _is_hidden(element: Tag) -> bool:
+    return element.has_attr("hidden") or element.get("aria-hidden") == "true"
+
+
+def _visible_text(element: Tag, keep_spaces: bool = False) -> str:
+    """Return an element's text without the text of dropped or hidden descendants."""
+    parts = []
+    for node in element.descendants:
+        if not isinstance(node, NavigableString) or isinstance(node, _NOT_TEXT):
+            continue
+        parent = node.parent
+        while parent is not None and parent is not element:
+            if parent.name in DROPPED or _is_hidden(parent):
+                break
+            parent = parent.parent
+        else:
+            parts.append(str(node))
+    text = "".join(parts)
+    return text if keep_spaces else " ".join(text.split())
+
+
+def _table_text(table: Tag) -> str:
+    """Return one line per row, cells separated by ` | `; a nested table's text stays in its cell."""
+    rows = []
+    for row in table.find_all("tr"):
+        if row.find_parent("table") is not table:
+            continue
+        cells = [_visible_text(cell) for cell in row.find_all(("td", "th")) if cell.find_parent("tr") is row]
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return "\n".join(rows)
