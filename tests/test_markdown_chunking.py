@@ -128,3 +128,79 @@ def test_code_block_kept_whole_when_it_fits(chunker):
     text = "Intro line.\n\n" + code + "\n\nOutro line."
     chunks = chunker.chunk([Section(text)])
     assert any(code in chunk.text for chunk in chunks)
+
+
+def assert_nothing_lost(chunks, text):
+    joined = "".join("".join(chunk.text.split()) for chunk in chunks)
+    assert joined == "".join(text.split())
+
+
+def test_japanese_split_after_full_width_stops(chunker):
+    sentences = ["「注意機構は何をするのか？」と彼は尋ねた。", "トークン同士の関係を重み付けする！", "埋め込みは意味を表すベクトルです．"]
+    text = "".join(sentences) * 60
+    chunks = chunker.chunk([Section(text, ("注意",))])
+    assert len(chunks) > 1
+    assert_within_limit(chunker, chunks)
+    assert_nothing_lost(chunks, text)
+    for chunk in chunks[:-1]:
+        assert chunk.text[-1] in "。！．", chunk.text[-10:]
+
+
+def test_arabic_question_marks_end_sentences(chunker):
+    text = "ما هو التضمين؟ التضمين متجه يمثل معنى النص. " * 120
+    chunks = chunker.chunk([Section(text)])
+    assert len(chunks) > 1
+    assert_within_limit(chunker, chunks)
+    assert_nothing_lost(chunks, text)
+    for chunk in chunks[:-1]:
+        assert chunk.text[-1] in "؟.", chunk.text[-10:]
+
+
+def test_hebrew_and_devanagari_bounded(chunker):
+    hebrew = "מודל שפה חוזה את המילה הבאה. האם זה תמיד נכון? לא תמיד! " * 80
+    hindi = "भाषा मॉडल अगला शब्द बताता है। यह संभावना पर आधारित है॥ " * 80
+    for text in (hebrew, hindi):
+        chunks = chunker.chunk([Section(text)])
+        assert len(chunks) > 1
+        assert_within_limit(chunker, chunks)
+        assert_nothing_lost(chunks, text)
+        assert chunks[0].text[-1] in ".?!।॥"
+
+
+def test_emoji_and_joiners_kept_within_limit(chunker):
+    # 👩‍💻 is two emoji joined by U+200D, which the tokenizer drops; a cut there must not lose it.
+    text = "Embeddings 🤖 map👩‍💻text🚀into vectors✨" * 150
+    chunks = chunker.chunk([Section(text)])
+    assert len(chunks) > 1
+    assert_within_limit(chunker, chunks)
+    assert_nothing_lost(chunks, text)
+
+
+def test_enormous_word_capped_in_characters(chunker):
+    # Over 100 characters without a break is one unknown token, so only the character cap splits it.
+    word = "a1b2c3d4" * 5000
+    chunks = chunker.chunk([Section(word, ("Blob",))])
+    assert chunker.count(word) < 5
+    assert len(chunks) >= len(word) // chunker.max_chars
+    assert all(len(chunk.text) <= chunker.max_chars for chunk in chunks)
+    assert_within_limit(chunker, chunks)
+    assert "".join(chunk.text for chunk in chunks) == word
+
+
+def test_cjk_without_stops_cut_at_commas(chunker):
+    clause = "模型把文本切成词元，"
+    text = clause * 400
+    chunks = chunker.chunk([Section(text)])
+    assert len(chunks) > 1
+    assert_within_limit(chunker, chunks)
+    assert_nothing_lost(chunks, text)
+    for chunk in chunks[:-1]:
+        assert chunk.text.endswith("，"), chunk.text[-6:]
+
+
+def test_decimal_points_do_not_end_sentences():
+    from knowledge.chunking import _sentences
+
+    text = "Set the rate to 3.14 in v1.2 first. Then train."
+    spans = _sentences(text, 0, len(text))
+    assert [text[a:b].strip() for a, b in spans] == ["Set the rate to 3.14 in v1.2 first.", "Then train."]
