@@ -15,6 +15,11 @@ INGEST_MISSING_PATH = (
 INGEST_PATH_NOT_FOUND = "No file or folder at {path}. Check the path; relative paths start from {cwd}."
 INGEST_QUOTE_SPACES = 'If the path contains spaces, put it in quotes: /ingest "my notes.md".'
 INGEST_NO_SOURCE = "Attach a file to /ingest; on this platform a file path is not accepted."
+INGEST_DOWNLOAD_FAILED = "the download of the attachment failed ({error}); attach the file again."
+INGEST_STOPPED = (
+    "Stopped /ingest after {done} of {total} files; the files finished before the stop stay in the "
+    "knowledge base (see /docs)."
+)
 DOCS_REMOVE_MISSING_ID = "Give the document id after /docs remove; /docs lists the ids."
 DOCS_ID_NOT_FOUND = "No document with id {doc_id} in this knowledge base; /docs lists the ids."
 DOCS_ID_AMBIGUOUS = "The id {doc_id} matches {count} documents ({names}); give more of it."

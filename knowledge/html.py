@@ -28,6 +28,7 @@ BLOCKS = {
 _HEADING = re.compile(r"^h([1-6])$")
 _DOCUMENT_START = re.compile(r"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
 _NOT_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction)
 # Permalink signs that documentation generators append to headings.
 _HEADING_MARKS = " \t¶#🔗"
@@ -69,7 +70,7 @@ class _Walker:
             if isinstance(child, _NOT_TEXT):
                 continue
             if isinstance(child, NavigableString):
-                self.inline.append(str(child))
+                self.inline.append(_SPACES.sub(" ", str(child)))  # a newline in HTML source is just a space
             elif isinstance(child, Tag):
                 self._element(child)
         if node.parent is None:
@@ -78,7 +79,7 @@ class _Walker:
     def end_paragraph(self) -> None:
         text = "".join(self.inline)
         self.inline = []
-        lines = (" ".join(line.split()) for line in text.split("\n"))
+        lines = (line.strip(" ") for line in text.split("\n"))
         self.builder.paragraph("\n".join(line for line in lines if line))
 
     def _element(self, element: Tag) -> None:

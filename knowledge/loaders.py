@@ -84,11 +84,11 @@ def _load_by_content(data: bytes, name: str, max_pages: int, max_chars: int) -> 
 
     if data.startswith(b"PK\x03\x04"):
         return "docx", _load_zip(data, name, max_chars)
+    _reject_known_binary(data, name)
     if suffix in DOCX_SUFFIXES:
         raise IngestError(
             name, "the name says DOCX but the content is not a Word document; open it in Word and save it as .docx."
         )
-    _reject_known_binary(data, name)
 
     text = _decode_any(data, name, html_hint=suffix in HTML_SUFFIXES)
     if len(text) > max_chars:

@@ -12,7 +12,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# A worktree outside the main checkout can point at the shared material with GENAI_TUTOR_SHARED_DIR.
+SHARED = Path(os.environ.get("GENAI_TUTOR_SHARED_DIR") or ROOT.parent / "shared")
 
 SETTING_VARIABLES = (
     "DATA_DIR", "QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION", "LLM_BACKEND", "LLM_BASE_URL",

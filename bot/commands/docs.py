@@ -1,26 +1,35 @@
 """Commands that change or list the knowledge base: /ingest and /docs."""
 
 import asyncio
+import logging
 import shlex
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bot import messages
 from bot.commands import registry
 from bot.core import LiveMessage, Reply, UserError
 from bot.router import Context
-from knowledge.base import BUILTIN_TENANT, IngestProgress
+from knowledge.base import BUILTIN_TENANT, IngestProgress, ProgressCallback
 from knowledge.documents import IngestReport
-from knowledge.loaders import IngestError, check_size, format_size
+from knowledge.loaders import INGESTIBLE_SUFFIXES, IngestError, check_size, format_size
+
+logger = logging.getLogger(__name__)
 
 BAR_WIDTH = 20
+# Edits of one progress message are at least this many seconds apart, because chat platforms rate-limit edits.
+PROGRESS_EDIT_INTERVAL = 1.0
+PROGRESS_POLL_SECONDS = 0.2
+SUPPORTED_LIST = ", ".join(sorted(INGESTIBLE_SUFFIXES))
 # Ids are 12 hex digits; a removal needs enough of one that a typo cannot pick another document.
 MIN_ID_PREFIX = 6
 
 
 @registry.command("ingest", usage="PATH... | attached file", expensive=True, admin_only=True)
 async def ingest_command(ctx: Context) -> Reply:
-    """Add documents (PDF, Markdown, text) to this server's knowledge base.
+    """Add documents (PDF, DOCX, HTML, Markdown, text) to this server's knowledge base.
 
     Args:
         path: A file or folder on the bot's machine (terminal only); on Discord and Slack, attach the file instead.
@@ -56,64 +65,122 @@ class IngestCancelled(Exception):
     """Raised in the ingest thread, between two files, after the command was cancelled."""
 
 
-async def _ingest_paths(ctx: Context, paths: list[Path]) -> IngestReport:
-    """Ingest in a worker thread while a progress message is updated from the event loop.
+IngestRun = Callable[[ProgressCallback], IngestReport]
 
-    Cancelling the command stops the ingest before its next file; files
-    already ingested stay, and no file is left half-written.
+
+async def _ingest_paths(ctx: Context, paths: list[Path]) -> IngestReport:
+    knowledge = ctx.services.knowledge
+    command = ctx.command
+    return await _run_with_progress(
+        ctx,
+        lambda progress: knowledge.ingest_paths(
+            paths, tenant=command.tenant, added_by=command.user_name, progress=progress
+        ),
+    )
+
+
+async def _ingest_attachments(ctx: Context) -> IngestReport:
+    """Download every attachment, then ingest the downloaded files with a progress message.
+
+    A file that is too large, fails to download or cannot be read is listed
+    in the report with the reason; the other files go on.
     """
-    state: list[IngestProgress] = []
+    report = IngestReport()
+    knowledge = ctx.services.knowledge
+    command = ctx.command
+    downloaded: list[tuple[str, bytes]] = []
+    for attachment in command.attachments:
+        try:
+            if attachment.size is not None:
+                check_size(attachment.name, attachment.size, knowledge.max_file_bytes)
+            downloaded.append((attachment.name, await attachment.fetch()))
+        except IngestError as error:
+            report.failed.append((attachment.name, error.reason))
+        except Exception as error:  # each platform's HTTP client raises its own types
+            logger.warning("attachment download failed: %s file=%s error=%r", command.log_ids(), attachment.name, error)
+            report.failed.append((attachment.name, messages.INGEST_DOWNLOAD_FAILED.format(error=error)))
+    if not downloaded:
+        return report
+
+    def ingest(progress: ProgressCallback) -> IngestReport:
+        for done, (name, data) in enumerate(downloaded):
+            progress(IngestProgress(done, len(downloaded), report.chunks_added, name))
+            try:
+                info = knowledge.ingest_bytes(data, name, tenant=command.tenant, added_by=command.user_name)
+            except IngestError as error:
+                report.failed.append((name, error.reason))
+                continue
+            if info is None:
+                report.unchanged.append(name)
+            else:
+                report.added.append(info)
+        progress(IngestProgress(len(downloaded), len(downloaded), report.chunks_added, ""))
+        return report
+
+    return await _run_with_progress(ctx, ingest)
+
+
+async def _run_with_progress(ctx: Context, run: IngestRun) -> IngestReport:
+    """Run an ingest in a worker thread while a progress message is edited at most once per interval.
+
+    Cancelling the command (Ctrl-C in the terminal) stops the ingest before
+    its next file and waits for the current file to finish, so no file is
+    left half-written and no worker error goes unread.
+    """
+    updates: list[IngestProgress] = []
     cancelled = threading.Event()
 
     def progress(update: IngestProgress) -> None:
         if cancelled.is_set():
             raise IngestCancelled()
-        state.append(update)
+        updates.append(update)
 
-    live = LiveMessage(ctx.responder)
-    knowledge = ctx.services.knowledge
-    work = asyncio.ensure_future(
-        ctx.run_model(
-            lambda: knowledge.ingest_paths(
-                paths, tenant=ctx.command.tenant, added_by=ctx.command.user_name, progress=progress
-            )
-        )
-    )
+    interval = max(ctx.responder.min_edit_interval, PROGRESS_EDIT_INTERVAL)
+    live = LiveMessage(ctx.responder, interval)
+    shown: IngestProgress | None = None
+    shown_at = 0.0
+    work = asyncio.ensure_future(ctx.run_model(run, progress))
     try:
         while not work.done():
-            await asyncio.wait({work}, timeout=max(ctx.responder.min_edit_interval, 0.2))
-            if state:
-                await live.update(Reply(progress_text(state[-1])))
+            await asyncio.wait({work}, timeout=PROGRESS_POLL_SECONDS)
+            due = shown is None or time.monotonic() - shown_at >= interval
+            if updates and updates[-1] is not shown and due:
+                shown, shown_at = updates[-1], time.monotonic()
+                await live.update(Reply(progress_text(shown)))
     except asyncio.CancelledError:
         cancelled.set()
+        await _wait_for_worker(ctx, work)
+        if shown is not None:
+            last = updates[-1]
+            await live.finish(Reply(messages.INGEST_STOPPED.format(done=last.files_done, total=last.files_total)))
         raise
+
     report = work.result()
-    if state:
-        await live.finish(Reply(progress_text(state[-1])))
+    if shown is not None and updates[-1] is not shown:
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - shown_at)))
+        await live.finish(Reply(progress_text(updates[-1])))
     return report
 
 
-async def _ingest_attachments(ctx: Context) -> IngestReport:
-    report = IngestReport()
-    knowledge = ctx.services.knowledge
-    for attachment in ctx.command.attachments:
-        try:
-            if attachment.size is not None:
-                check_size(attachment.name, attachment.size, knowledge.max_file_bytes)
-            data = await attachment.fetch()
-            info = await ctx.run_model(
-                lambda: knowledge.ingest_bytes(
-                    data, attachment.name, tenant=ctx.command.tenant, added_by=ctx.command.user_name
-                )
-            )
-        except IngestError as error:
-            report.failed.append((attachment.name, error.reason))
-            continue
-        if info is None:
-            report.unchanged.append(attachment.name)
-        else:
-            report.added.append(info)
-    return report
+async def _wait_for_worker(ctx: Context, work: asyncio.Future) -> None:
+    """Wait until a cancelled ingest's thread has stopped, and read its outcome so that none is lost."""
+    try:
+        await asyncio.shield(work)
+    except IngestCancelled:
+        logger.info("ingest stopped between files: %s", ctx.command.log_ids())
+    except asyncio.CancelledError:
+        # Cancelled again while waiting: read the outcome whenever the thread ends.
+        work.add_done_callback(lambda done: _log_outcome(ctx, done))
+    except Exception:
+        logger.exception("ingest failed while stopping: %s", ctx.command.log_ids())
+    else:
+        logger.info("ingest finished before the stop took effect: %s", ctx.command.log_ids())
+
+
+def _log_outcome(ctx: Context, work: asyncio.Future) -> None:
+    error = None if work.cancelled() else work.exception()
+    if error is not None and not isinstance(error, IngestCancelled):
+        logger.error("ingest failed after it was stopped: %s error=%r", ctx.command.log_ids(), error)
 
 
 def progress_text(progress: IngestProgress) -> str:
@@ -152,10 +219,10 @@ def format_report(report: IngestReport) -> str:
         kinds = sorted({Path(name).suffix or "no extension" for name in report.skipped})
         parts.append(
             f"Skipped {plural(len(report.skipped), 'file')} of types that are not ingested ({', '.join(kinds)}); "
-            "supported are .pdf, .md, .mdx and .txt."
+            f"supported are {SUPPORTED_LIST}."
         )
     if not parts:
-        parts.append("No supported files found (.pdf, .md, .mdx, .txt); nothing was ingested.")
+        parts.append(f"No supported files found ({SUPPORTED_LIST}); nothing was ingested.")
     return "\n\n".join(parts)
 
 
