@@ -203,3 +203,20 @@ def test_docx_attachment_cites_heading_path(router):
     hits = router.services.knowledge.search("how do I install the tutor?", "g1", 1)
     assert hits[0].source == "guide.docx"
     assert hits[0].location == "Setup > Install"
+
+
+def test_terminal_ingest_paths_reports_each_file(router):
+    from rich.console import Console
+
+    from bot.adapters.terminal import TerminalAdapter
+
+    notes = shared_path("cases", "files", "one-page-notes.md")
+    scan = shared_path("cases", "files", "scanned-two-pages.pdf")
+    console = Console(file=io.StringIO(), width=200)
+    adapter = TerminalAdapter(router, console)
+    asyncio.run(adapter.handle_line(f"/ingest {notes} {scan}"))
+    output = console.file.getvalue()
+    assert "Added 1 document," in output
+    assert "one-page-notes.md:" in output
+    assert "scanned-two-pages.pdf: no text could be extracted" in output
+    assert [info.name for info in router.services.knowledge.documents("local")] == ["one-page-notes.md"]
