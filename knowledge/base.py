@@ -35,7 +35,7 @@ BUILTIN_TENANT = "builtin"
 EMBED_BATCH = 64
 # Part of every document version: bump it when chunking or the payload changes,
 # so the next ingest rewrites documents whose bytes did not change.
-INDEX_FORMAT = "1"
+INDEX_FORMAT = "2"
 
 _DOC_NAMESPACE = uuid.UUID("0d5b8f51-7c36-5e0b-8d8e-2b4a6f0e9c13")
 
