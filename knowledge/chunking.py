@@ -29,7 +29,7 @@ _SENTENCE_END = re.compile(
     rf"|[。！？．｡；‼⁉]+[{_CLOSERS}]*"
     rf"|[؟۔।॥]+[{_CLOSERS}]*"
 )
-# Where a window cut inside a sentence may fall: after a space or a clause mark.
+# Clause marks after which a window may end when a sentence must be cut.
 _CLAUSE_MARKS = ",;:，、；：،"
 CHARS_PER_TOKEN_CAP = 8
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)

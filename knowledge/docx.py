@@ -83,7 +83,9 @@ def check_archive(archive: zipfile.ZipFile, name: str) -> None:
     """Raise `IngestError` for an encrypted archive or one whose directory looks like a zip bomb."""
     members = archive.infolist()
     if len(members) > MAX_MEMBERS:
-        raise IngestError(name, f"the archive has {len(members):,} members, over the {MAX_MEMBERS:,} a document may have.")
+        raise IngestError(
+            name, f"the archive has {len(members):,} members, over the {MAX_MEMBERS:,} that a document may have."
+        )
 
     total = 0
     for member in members:
@@ -129,7 +131,7 @@ def _parse(archive: zipfile.ZipFile, part: str, name: str, cap: int) -> etree._E
     try:
         with archive.open(member) as stream:
             xml = stream.read(cap + 1)
-        if len(xml) > cap:  # cannot happen with zipfile's own size check; kept as a guard
+        if len(xml) > cap:  # zipfile stops at the declared size checked above; this guards the read itself
             raise IngestError(name, f"its part {part} unpacks to more than {cap:,} bytes.")
         return etree.fromstring(xml, _PARSER)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as error:
@@ -210,7 +212,7 @@ def _paragraph_level(paragraph: etree._Element, levels: dict[str, int]) -> int |
     if style is None:
         return None
     style_id = style.get(f"{W}val") or ""
-    # Without a styles part, the built-in ids (Heading1, Title) still say enough.
+    # Without a styles part, the built-in style ids (Heading1, Title) still identify headings.
     return levels.get(style_id, _level_from_name(re.sub(r"(?<=[a-z])(?=\d)", " ", style_id)))
 
 

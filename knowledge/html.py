@@ -3,8 +3,8 @@
 h1 to h6 become the heading path. Scripts, styles, navigation, `<noscript>`,
 `<template>`, the `<head>` and hidden elements are dropped, because they are
 page machinery rather than prose. Each block element (paragraph, list item,
-table) becomes its own paragraph; `<pre>` blocks are kept as code fences so
-the chunker keeps them whole where they fit.
+table) becomes its own paragraph. A `<pre>` block becomes a code fence, so
+the chunker keeps it whole where it fits.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ BLOCKS = {
     "hr", "form", "fieldset", "body", "html", "center", "caption",
 }
 _HEADING = re.compile(r"^h([1-6])$")
-_DOCUMENT_START = re.compile(r"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
+_DOCUMENT_START = re.compile(
+    r"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL
+)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _NOT_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction)
@@ -41,7 +43,7 @@ def looks_like_html(text: str) -> bool:
 
 
 def declared_charset(data: bytes) -> str | None:
-    """Return the codec a `<meta charset>` near the top of the page names, if Python knows it."""
+    """Return the codec named by a `<meta charset>` near the top of the page, if Python has that codec."""
     match = _META_CHARSET.search(data[:4096])
     if not match:
         return None

@@ -138,7 +138,9 @@ def _reject_known_binary(data: bytes, name: str) -> None:
     if data.startswith(_OLE2):
         # Word keeps a password-protected .docx in an OLE2 container with this stream.
         if "EncryptedPackage".encode("utf-16-le") in data:
-            raise IngestError(name, "the Office document is password-protected; remove the password and ingest it again.")
+            raise IngestError(
+                name, "the Office document is password-protected; remove the password and ingest it again."
+            )
         raise IngestError(
             name, "the file is in the old Office format (.doc, .xls, .ppt); open it and save it as .docx or PDF."
         )

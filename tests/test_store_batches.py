@@ -32,7 +32,9 @@ def test_three_thousand_chunks_in_bounded_batches():
     points = []
     for index in range(3000):
         readable = chunk_key("lesson3", "v1", index)
-        payload = {"tenant": "g1", "doc_id": "lesson3", "version": "v1", "chunk_id": readable, "chunk_index": index, "text": text}
+        payload = {
+            "tenant": "g1", "doc_id": "lesson3", "version": "v1", "chunk_id": readable, "chunk_index": index, "text": text
+        }
         vector = [1.0] + [((index * 7 + k) % 11) / 11 for k in range(DIMENSIONS - 1)]
         points.append(StoredPoint(point_id("lesson3", "v1", index), vector, payload))
 

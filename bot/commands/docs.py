@@ -124,8 +124,8 @@ async def _run_with_progress(ctx: Context, run: IngestRun) -> IngestReport:
     """Run an ingest in a worker thread while a progress message is edited at most once per interval.
 
     Cancelling the command (Ctrl-C in the terminal) stops the ingest before
-    its next file and waits for the current file to finish, so no file is
-    left half-written and no worker error goes unread.
+    its next file and waits for the current file to finish, so each file is
+    stored whole or not at all, and the worker's outcome is always read.
     """
     updates: list[IngestProgress] = []
     cancelled = threading.Event()
@@ -137,26 +137,26 @@ async def _run_with_progress(ctx: Context, run: IngestRun) -> IngestReport:
 
     interval = max(ctx.responder.min_edit_interval, PROGRESS_EDIT_INTERVAL)
     live = LiveMessage(ctx.responder, interval)
-    shown: IngestProgress | None = None
+    shown_update: IngestProgress | None = None
     shown_at = 0.0
     work = asyncio.ensure_future(ctx.run_model(run, progress))
     try:
         while not work.done():
             await asyncio.wait({work}, timeout=PROGRESS_POLL_SECONDS)
-            due = shown is None or time.monotonic() - shown_at >= interval
-            if updates and updates[-1] is not shown and due:
-                shown, shown_at = updates[-1], time.monotonic()
-                await live.update(Reply(progress_text(shown)))
+            due = shown_update is None or time.monotonic() - shown_at >= interval
+            if updates and updates[-1] is not shown_update and due:
+                shown_update, shown_at = updates[-1], time.monotonic()
+                await live.update(Reply(progress_text(shown_update)))
     except asyncio.CancelledError:
         cancelled.set()
         await _wait_for_worker(ctx, work)
-        if shown is not None:
+        if shown_update is not None:
             last = updates[-1]
             await live.finish(Reply(messages.INGEST_STOPPED.format(done=last.files_done, total=last.files_total)))
         raise
 
     report = work.result()
-    if shown is not None and updates[-1] is not shown:
+    if shown_update is not None and updates[-1] is not shown_update:
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - shown_at)))
         await live.finish(Reply(progress_text(updates[-1])))
     return report
