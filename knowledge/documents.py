@@ -53,6 +53,7 @@ class SectionBuilder:
         self._paragraphs: list[str] = []
         self._start = 0
         self._offset = 0
+        self._chars = 0
 
     def heading(self, level: int, title: str) -> None:
         self._flush()
@@ -61,7 +62,7 @@ class SectionBuilder:
             self._path.pop()
         if title:
             self._path.append((level, title))
-            self._advance(len(title) + 1)
+            self._advance(len(title), separator=1)
         self._start = self._offset
 
     def paragraph(self, text: str) -> None:
@@ -71,15 +72,16 @@ class SectionBuilder:
         if not self._paragraphs:
             self._start = self._offset
         self._paragraphs.append(text)
-        self._advance(len(text) + 2)
+        self._advance(len(text), separator=2)
 
     def finish(self) -> list[Section]:
         self._flush()
         return self.sections
 
-    def _advance(self, count: int) -> None:
-        self._offset += count
-        if self._offset > self.max_chars:
+    def _advance(self, count: int, separator: int) -> None:
+        self._offset += count + separator
+        self._chars += count
+        if self._chars > self.max_chars:
             raise too_much_text(self.name, self.max_chars)
 
     def _flush(self) -> None:
@@ -156,6 +158,13 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files of types that are not ingested
+
+    def record(self, name: str, info: DocumentInfo | None) -> None:
+        """Add one file's outcome from `KnowledgeBase.ingest_bytes`, where None means unchanged."""
+        if info is None:
+            self.unchanged.append(name)
+        else:
+            self.added.append(info)
 
     @property
     def chunks_added(self) -> int:

@@ -106,14 +106,9 @@ async def _ingest_attachments(ctx: Context) -> IngestReport:
         for done, (name, data) in enumerate(downloaded):
             progress(IngestProgress(done, len(downloaded), report.chunks_added, name))
             try:
-                info = knowledge.ingest_bytes(data, name, tenant=command.tenant, added_by=command.user_name)
+                report.record(name, knowledge.ingest_bytes(data, name, tenant=command.tenant, added_by=command.user_name))
             except IngestError as error:
                 report.failed.append((name, error.reason))
-                continue
-            if info is None:
-                report.unchanged.append(name)
-            else:
-                report.added.append(info)
         progress(IngestProgress(len(downloaded), len(downloaded), report.chunks_added, ""))
         return report
 
