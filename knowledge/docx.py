@@ -27,7 +27,9 @@ RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}R
 MAIN_DOCUMENT = "word/document.xml"
 
 MAX_MEMBERS = 10_000
-# Deflate cannot shrink ordinary XML much below 1/20; zip bombs reach 1/1000.
+# The document part of a DOCX of varied prose deflates about 5 times, and one that
+# repeats a paragraph 5,000 times about 60 times (both measured with python-docx
+# files). Zip bombs reach about 1,000 times, the most deflate can do.
 MAX_RATIO = 200
 RATIO_CHECK_FROM = 1024 * 1024
 MAX_DECLARED_TOTAL = 1024 * 1024 * 1024
