@@ -25,7 +25,10 @@ DOCS_ID_NOT_FOUND = "No document with id {doc_id} in this knowledge base; /docs 
 DOCS_ID_AMBIGUOUS = "The id {doc_id} matches {count} documents ({names}); give more of it."
 DOCS_ID_TOO_SHORT = "{doc_id!r} is too short to pick a document safely; give at least {length} characters of its id."
 DOCS_BUILTIN = "{name} is a built-in lesson and cannot be removed."
-DOCS_UNKNOWN_ACTION = "Unknown /docs action {action!r}. Use /docs to list documents or /docs remove ID."
+DOCS_UNKNOWN_ACTION = (
+    "Unknown /docs action {action!r}. Use /docs to list documents, /docs PAGE for a later page, or /docs remove ID."
+)
+DOCS_NO_SUCH_PAGE = "There is no page {page} of the document list; it has pages 1 to {count}."
 
 DEMOS_OFF = "Demos are switched off on this bot (DEMOS_ENABLED=false)."
 DEMO_UNKNOWN = "There is no demo called {name!r}. /demo lists them: {names}."

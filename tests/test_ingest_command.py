@@ -220,3 +220,26 @@ def test_terminal_ingest_paths_reports_each_file(router):
     assert "one-page-notes.md:" in output
     assert "scanned-two-pages.pdf: no text could be extracted" in output
     assert [info.name for info in router.services.knowledge.documents("local")] == ["one-page-notes.md"]
+
+
+def test_docs_pages_and_totals(router):
+    from bot.commands.docs import DOCS_PAGE_SIZE
+
+    count = DOCS_PAGE_SIZE + 3
+    files = [attachment(f"note{i:02}.txt", f"Note {i} about embeddings.".encode()) for i in range(count)]
+    dispatch(router, ingest_command(*files))
+
+    def docs(args=""):
+        return dispatch(router, Command("docs", args=args, platform="discord", tenant="g1"))[-1]
+
+    first = docs()
+    assert first.startswith(f"{count} documents, {count} chunks,")
+    assert "note00.txt" in first
+    assert f"note{DOCS_PAGE_SIZE:02}.txt" not in first
+    assert "Page 1 of 2. /docs 2 shows the next." in first
+    second = docs("2")
+    assert f"note{DOCS_PAGE_SIZE:02}.txt" in second
+    assert "note00.txt" not in second
+    assert second.endswith("Page 2 of 2.")
+    assert docs("3") == "There is no page 3 of the document list; it has pages 1 to 2."
+    assert len(first) < 2000

@@ -25,6 +25,8 @@ PROGRESS_POLL_SECONDS = 0.2
 SUPPORTED_LIST = ", ".join(sorted(INGESTIBLE_SUFFIXES))
 # Ids are 12 hex digits; a removal needs enough of one that a typo cannot pick another document.
 MIN_ID_PREFIX = 6
+# Rows per /docs page: 15 rows with names of up to about 40 characters fit Discord's 2,000-character message limit.
+DOCS_PAGE_SIZE = 15
 
 
 @registry.command("ingest", usage="PATH... | attached file", expensive=True, admin_only=True)
@@ -221,18 +223,19 @@ def format_report(report: IngestReport) -> str:
     return "\n\n".join(parts)
 
 
-@registry.command("docs", usage="[remove ID]")
+@registry.command("docs", usage="[PAGE | remove ID]")
 async def docs_command(ctx: Context) -> Reply:
     """List the documents in the knowledge base, or remove one (admins).
 
     Args:
+        page: Which page of the list to show, from 1; the first page by default.
         remove: The id of a document to delete, from the list /docs shows.
     """
     words = ctx.command.args.split()
     knowledge = ctx.services.knowledge
-    if not words:
+    if not words or words[0].isdigit():
         documents = await ctx.run_blocking(knowledge.documents, ctx.command.tenant)
-        return Reply(format_documents(documents))
+        return Reply(format_documents(documents, int(words[0]) if words else 1))
 
     if words[0] != "remove":
         raise UserError(messages.DOCS_UNKNOWN_ACTION.format(action=words[0]))
@@ -257,14 +260,25 @@ async def docs_command(ctx: Context) -> Reply:
     return Reply(f"Removed `{document.doc_id}` {document.name} ({plural(removed, 'chunk')}).")
 
 
-def format_documents(documents) -> str:
+def format_documents(documents, page: int = 1) -> str:
+    """Return one page of the document table, with totals above it and a pointer to the next page."""
     if not documents:
         return "The knowledge base is empty. Admins can add files with /ingest."
+    pages = -(-len(documents) // DOCS_PAGE_SIZE)
+    if not 1 <= page <= pages:
+        raise UserError(messages.DOCS_NO_SUCH_PAGE.format(page=page, count=pages))
+
     rows = ["| id | name | type | chunks | size | added by | added |", "|---|---|---|---|---|---|---|"]
-    for info in documents:
+    for info in documents[(page - 1) * DOCS_PAGE_SIZE : page * DOCS_PAGE_SIZE]:
         added_by = "built-in" if info.tenant == BUILTIN_TENANT else info.added_by
         rows.append(
             f"| `{info.doc_id}` | {info.name} | {info.doc_type} | {info.chunks} | "
             f"{format_size(info.size)} | {added_by} | {info.added_at[:16].replace('T', ' ')} |"
         )
-    return f"{len(documents)} document(s):\n\n" + "\n".join(rows)
+    chunks = sum(info.chunks for info in documents)
+    size = format_size(sum(info.size for info in documents))
+    text = f"{plural(len(documents), 'document')}, {plural(chunks, 'chunk')}, {size} in all:\n\n" + "\n".join(rows)
+    if pages > 1:
+        following = f" /docs {page + 1} shows the next." if page < pages else ""
+        text += f"\n\nPage {page} of {pages}.{following}"
+    return text
