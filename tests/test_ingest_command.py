@@ -130,8 +130,12 @@ def test_docs_remove_by_id(router):
     assert router.services.knowledge.documents("g1") == []
 
 
-def slow_ingest(steps, pause, stopped):
-    """Return an ingest run that reports progress `steps` times, `pause` seconds apart."""
+def slow_ingest(steps, pause, stopped, finished=None):
+    """Return an ingest run that reports progress `steps` times, `pause` seconds apart.
+
+    `finished` collects the index of every "file" whose pause completed.
+    """
+    finished = [] if finished is None else finished
 
     def run(progress):
         report = IngestReport()
@@ -139,6 +143,7 @@ def slow_ingest(steps, pause, stopped):
             for done in range(steps):
                 progress(IngestProgress(done, steps, done * 3, f"file{done}.md"))
                 time.sleep(pause)
+                finished.append(done)
             progress(IngestProgress(steps, steps, steps * 3, ""))
         finally:
             stopped.set()
@@ -169,10 +174,12 @@ def test_cancel_stops_worker_without_unread_errors():
     responder = TimedResponder()
     stopped = threading.Event()
     unhandled = []
+    finished = []
 
     async def main():
         asyncio.get_running_loop().set_exception_handler(lambda loop, context: unhandled.append(context))
-        task = asyncio.ensure_future(_run_with_progress(context_for(responder), slow_ingest(200, 0.02, stopped)))
+        run = slow_ingest(200, 0.02, stopped, finished)
+        task = asyncio.ensure_future(_run_with_progress(context_for(responder), run))
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -187,6 +194,7 @@ def test_cancel_stops_worker_without_unread_errors():
     assert responder.texts()[-1].startswith("Stopped /ingest after ")
     done = int(responder.texts()[-1].split("after ")[1].split(" of")[0])
     assert 0 < done < 200
+    assert done == len(finished)
 
 
 def test_docx_attachment_cites_heading_path(router):

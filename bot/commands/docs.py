@@ -125,10 +125,12 @@ async def _run_with_progress(ctx: Context, run: IngestRun) -> IngestReport:
     stored whole or not at all, and the worker's outcome is always read.
     """
     updates: list[IngestProgress] = []
+    stopped_at: list[IngestProgress] = []  # the update at which a cancelled ingest stopped
     cancelled = threading.Event()
 
     def progress(update: IngestProgress) -> None:
         if cancelled.is_set():
+            stopped_at.append(update)
             raise IngestCancelled()
         updates.append(update)
 
@@ -148,7 +150,7 @@ async def _run_with_progress(ctx: Context, run: IngestRun) -> IngestReport:
         cancelled.set()
         await _wait_for_worker(ctx, work)
         if shown_update is not None:
-            last = updates[-1]
+            last = stopped_at[0] if stopped_at else updates[-1]
             await live.finish(Reply(messages.INGEST_STOPPED.format(done=last.files_done, total=last.files_total)))
         raise
 
