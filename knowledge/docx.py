@@ -73,6 +73,12 @@ def load_docx(data: bytes, name: str, max_chars: int) -> list[Section]:
         styles_part = posixpath.join(posixpath.dirname(main_part), "styles.xml")
         styles = _parse(archive, styles_part, name, MAX_SIDE_PART) if styles_part in archive.namelist() else None
 
+    if not document.tag.startswith(W):
+        raise IngestError(
+            name,
+            "the DOCX file uses an XML namespace this loader does not read (Word's Strict Open XML option); "
+            "save it as a regular Word document (.docx).",
+        )
     body = document.find(f"{W}body")
     if body is None:
         raise IngestError(name, "the DOCX file has no document body; open it in Word and save it again.")

@@ -11,8 +11,19 @@ from __future__ import annotations
 
 import codecs
 import re
+import warnings
 
-from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+from bs4 import (
+    BeautifulSoup,
+    Comment,
+    Declaration,
+    Doctype,
+    MarkupResemblesLocatorWarning,
+    NavigableString,
+    ProcessingInstruction,
+    Tag,
+    XMLParsedAsHTMLWarning,
+)
 
 from knowledge.documents import Section, SectionBuilder
 
@@ -54,7 +65,11 @@ def declared_charset(data: bytes) -> str | None:
 
 
 def html_sections(text: str, name: str, max_chars: int) -> list[Section]:
-    soup = BeautifulSoup(text, "lxml")
+    with warnings.catch_warnings():
+        # A short page can look like a file name to BeautifulSoup, and XHTML like XML; both parse fine as HTML.
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(text, "lxml")
     builder = SectionBuilder(name, max_chars)
     _Walker(builder).walk(soup)
     return builder.finish()

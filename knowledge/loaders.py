@@ -77,7 +77,9 @@ def load_bytes(
 
 def _load_by_content(data: bytes, name: str, max_pages: int, max_chars: int) -> tuple[str, list[Section]]:
     suffix = Path(name).suffix.lower()
-    if b"%PDF-" in data[:PDF_HEADER_WINDOW]:
+    header_at = data.find(b"%PDF-", 0, PDF_HEADER_WINDOW)
+    # Text that mentions "%PDF-" early is not a PDF, so a late header counts only in a file named .pdf.
+    if header_at == 0 or (header_at > 0 and suffix == ".pdf"):
         return "pdf", _load_pdf(data, name, max_pages, max_chars)
     if suffix == ".pdf":
         raise IngestError(name, "the name says PDF but the content is not a PDF; check that the file is not damaged.")

@@ -384,3 +384,15 @@ def test_html_extracted_chars_limit():
     with pytest.raises(IngestError) as error:
         load(page.encode(), "big.html", max_chars=1000)
     assert "MAX_EXTRACTED_CHARS" in error.value.reason
+
+
+def test_text_mentioning_pdf_header_stays_text():
+    document = load(b"# PDF notes\n\nEvery PDF file starts with %PDF-1.7 on its first line.\n", "pdf-notes.md")
+    assert document.doc_type == "md"
+
+
+def test_strict_open_xml_docx_explained():
+    strict = b'<w:document xmlns:w="http://purl.oclc.org/ooxml/wordprocessingml/main"><w:body/></w:document>'
+    with pytest.raises(IngestError) as error:
+        load(zip_bytes({"word/document.xml": strict}), "strict.docx")
+    assert "Strict Open XML" in error.value.reason
