@@ -18,6 +18,11 @@ _ANCHOR = re.compile(r"\[\[[^\]]*\]\]")  # `# Title[[anchor-id]]` in the HF cour
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 _MDX_IMPORT = re.compile(r"^(import|export)\s.*$")
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)\s*$")
+# Lines that a `---` under them does not turn into a heading: list items, quotes, table rows.
+_NOT_SETEXT_TITLE = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|>|\|)")
+# YAML front matter (Jekyll, Hugo, Docusaurus): metadata between two `---` lines at the very top.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(---|\.\.\.)[ \t]*(\n|\Z)", re.DOTALL)
 
 
 def _skip_component(text: str, start: int) -> int:
@@ -92,8 +97,21 @@ def clean_inline(line: str) -> str:
     return _HTML_TAG.sub("", _ANCHOR.sub("", line))
 
 
+def blank_front_matter(text: str) -> str:
+    """Replace the characters of YAML front matter with spaces, so that offsets into the text stay valid."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return text
+    return re.sub(r"[^\n]", " ", match.group(0)) + text[match.end() :]
+
+
 def split_sections(text: str, *, mdx: bool = False) -> list[Section]:
-    """Split Markdown into sections, one per heading, each with its heading path."""
+    """Split Markdown into sections, one per heading, each with its heading path.
+
+    Both heading forms count: `## Title` and a title line underlined with
+    `===` (level 1) or `---` (level 2).
+    """
+    text = blank_front_matter(text)
     if mdx:
         text = strip_mdx(text)
 
@@ -103,6 +121,7 @@ def split_sections(text: str, *, mdx: bool = False) -> list[Section]:
     buffer_start = 0
     offset = 0
     in_fence = False
+    after_paragraph_line = False
 
     def flush() -> None:
         body = "\n".join(buffer).strip()
@@ -112,23 +131,34 @@ def split_sections(text: str, *, mdx: bool = False) -> list[Section]:
             )
         buffer.clear()
 
+    def open_heading(level: int, title: str, next_offset: int) -> None:
+        nonlocal buffer_start
+        flush()
+        while path and path[-1][0] >= level:
+            path.pop()
+        if title:
+            path.append((level, title))
+        buffer_start = next_offset
+
     for line in text.split("\n"):
-        if _FENCE.match(line):
+        is_fence = bool(_FENCE.match(line))
+        if is_fence:
             in_fence = not in_fence
         heading = None if in_fence else _HEADING.match(line)
+        underline = None if in_fence or is_fence else _SETEXT_UNDERLINE.match(line)
         if heading:
-            flush()
-            level = len(heading.group(1))
-            title = clean_inline(heading.group(2)).strip()
-            while path and path[-1][0] >= level:
-                path.pop()
-            if title:
-                path.append((level, title))
-            buffer_start = offset + len(line) + 1
+            open_heading(len(heading.group(1)), clean_inline(heading.group(2)).strip(), offset + len(line) + 1)
+        elif underline and after_paragraph_line:
+            title = buffer.pop().strip()
+            open_heading(1 if underline.group(1).startswith("=") else 2, title, offset + len(line) + 1)
         else:
             if not buffer:
                 buffer_start = offset
-            buffer.append(line if in_fence or _FENCE.match(line) else clean_inline(line))
+            buffer.append(line if in_fence or is_fence else clean_inline(line))
+        after_paragraph_line = (
+            not heading and not in_fence and not is_fence and bool(line.strip())
+            and not _NOT_SETEXT_TITLE.match(line) and not (underline and after_paragraph_line)
+        )
         offset += len(line) + 1
     flush()
     return sections

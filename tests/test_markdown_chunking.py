@@ -204,3 +204,26 @@ def test_decimal_points_do_not_end_sentences():
     text = "Set the rate to 3.14 in v1.2 first. Then train."
     spans = _sentences(text, 0, len(text))
     assert [text[a:b].strip() for a, b in spans] == ["Set the rate to 3.14 in v1.2 first.", "Then train."]
+
+
+def test_setext_headings_and_front_matter():
+    text = (
+        "---\ntitle: Losses\ntags: [ml]\n---\n"
+        "Losses\n======\n\nA loss measures error.\n\n"
+        "Cross-entropy\n-------------\n\nIt compares distributions.\n\n"
+        "- a list item\n---\n\nAfter a rule.\n"
+    )
+    sections = split_sections(text)
+    assert [s.heading_path for s in sections] == [("Losses",), ("Losses", "Cross-entropy")]
+    assert sections[0].text == "A loss measures error."
+    assert "title:" not in "\n".join(s.text for s in sections)
+    assert sections[1].text.startswith("It compares distributions.")
+    assert "- a list item\n---" in sections[1].text
+    for section in sections:
+        assert text[section.start :].lstrip().startswith(section.text[:20])
+
+
+def test_code_fence_dashes_not_a_heading():
+    sections = split_sections("# Code\n\n```\nvalue\n---\n```\n")
+    assert [s.heading_path for s in sections] == [("Code",)]
+    assert "value\n---" in sections[0].text
