@@ -19,7 +19,7 @@ _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 _MDX_IMPORT = re.compile(r"^(import|export)\s.*$")
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)\s*$")
-# Lines that a `---` under them does not turn into a heading: list items, quotes, table rows.
+# Lines that stay text when `---` follows them: list items, quotes and table rows.
 _NOT_SETEXT_TITLE = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|>|\|)")
 # YAML front matter (Jekyll, Hugo, Docusaurus): metadata between two `---` lines at the very top.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(---|\.\.\.)[ \t]*(\n|\Z)", re.DOTALL)
@@ -146,19 +146,18 @@ def split_sections(text: str, *, mdx: bool = False) -> list[Section]:
             in_fence = not in_fence
         heading = None if in_fence else _HEADING.match(line)
         underline = None if in_fence or is_fence else _SETEXT_UNDERLINE.match(line)
+        is_setext = bool(underline) and after_paragraph_line
         if heading:
             open_heading(len(heading.group(1)), clean_inline(heading.group(2)).strip(), offset + len(line) + 1)
-        elif underline and after_paragraph_line:
+        elif is_setext:
             title = buffer.pop().strip()
             open_heading(1 if underline.group(1).startswith("=") else 2, title, offset + len(line) + 1)
         else:
             if not buffer:
                 buffer_start = offset
             buffer.append(line if in_fence or is_fence else clean_inline(line))
-        after_paragraph_line = (
-            not heading and not in_fence and not is_fence and bool(line.strip())
-            and not _NOT_SETEXT_TITLE.match(line) and not (underline and after_paragraph_line)
-        )
+        is_prose = bool(line.strip()) and not (heading or is_setext or in_fence or is_fence)
+        after_paragraph_line = is_prose and not _NOT_SETEXT_TITLE.match(line)
         offset += len(line) + 1
     flush()
     return sections
