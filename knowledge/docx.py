@@ -24,6 +24,8 @@ from knowledge.documents import IngestError, Section, SectionBuilder
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+# Word writes a text box twice: as DrawingML in mc:Choice and as VML in mc:Fallback.
+FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 MAIN_DOCUMENT = "word/document.xml"
 
 MAX_MEMBERS = 10_000
@@ -82,6 +84,8 @@ def load_docx(data: bytes, name: str, max_chars: int) -> list[Section]:
     body = document.find(f"{W}body")
     if body is None:
         raise IngestError(name, "the DOCX file has no document body; open it in Word and save it again.")
+    for fallback in list(body.iter(FALLBACK)):
+        fallback.getparent().remove(fallback)
     builder = SectionBuilder(name, max_chars)
     _read_blocks(body, _heading_levels(styles), builder)
     return builder.finish()

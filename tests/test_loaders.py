@@ -396,3 +396,16 @@ def test_strict_open_xml_docx_explained():
     with pytest.raises(IngestError) as error:
         load(zip_bytes({"word/document.xml": strict}), "strict.docx")
     assert "Strict Open XML" in error.value.reason
+
+
+def test_docx_text_box_read_once():
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+    box = "<w:txbxContent><w:p><w:r><w:t>Boxed note</w:t></w:r></w:p></w:txbxContent>"
+    xml = (
+        f'<w:document xmlns:w="{w}" xmlns:mc="{mc}"><w:body><w:p><w:r><w:t>Before. </w:t></w:r>'
+        f"<w:r><mc:AlternateContent><mc:Choice>{box}</mc:Choice><mc:Fallback>{box}</mc:Fallback></mc:AlternateContent></w:r>"
+        "</w:p></w:body></w:document>"
+    )
+    document = load(zip_bytes({"word/document.xml": xml.encode()}), "box.docx")
+    assert document.sections[0].text == "Before. Boxed note"
