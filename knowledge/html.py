@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 import warnings
+from collections.abc import Iterator
 
 from bs4 import (
     BeautifulSoup,
@@ -76,22 +77,35 @@ def html_sections(text: str, name: str, max_chars: int) -> list[Section]:
 
 
 class _Walker:
-    """Turn the element tree into paragraphs and headings, in document order."""
+    """Turn the element tree into paragraphs and headings, in document order.
+
+    The walk keeps its own stack instead of recursing, so deeply nested pages
+    (thousands of `<div>` levels) do not hit Python's recursion limit.
+    """
 
     def __init__(self, builder: SectionBuilder):
         self.builder = builder
         self.inline: list[str] = []
 
-    def walk(self, node: Tag) -> None:
-        for child in node.children:
+    def walk(self, root: Tag) -> None:
+        stack: list[tuple[Iterator, bool]] = [(iter(root.children), False)]
+        while stack:
+            children, ends_block = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if ends_block:
+                    self.end_paragraph()
+                continue
             if isinstance(child, _NOT_TEXT):
                 continue
             if isinstance(child, NavigableString):
                 self.inline.append(_SPACES.sub(" ", str(child)))  # a newline in HTML source is just a space
             elif isinstance(child, Tag):
-                self._element(child)
-        if node.parent is None:
-            self.end_paragraph()
+                descend = self._open(child)
+                if descend is not None:
+                    stack.append((iter(child.children), descend))
+        self.end_paragraph()
 
     def end_paragraph(self) -> None:
         text = "".join(self.inline)
@@ -99,34 +113,36 @@ class _Walker:
         lines = (line.strip(" ") for line in text.split("\n"))
         self.builder.paragraph("\n".join(line for line in lines if line))
 
-    def _element(self, element: Tag) -> None:
+    def _open(self, element: Tag) -> bool | None:
+        """Handle an element's start. Return None to skip its children, else whether it ends a paragraph."""
         tag = element.name.lower()
         if tag in DROPPED or _is_hidden(element):
-            return
+            return None
 
         heading = _HEADING.match(tag)
         if heading:
             self.end_paragraph()
             self.builder.heading(int(heading.group(1)), _visible_text(element).strip(_HEADING_MARKS))
-        elif tag == "pre":
+            return None
+        if tag == "pre":
             self.end_paragraph()
             self.builder.paragraph(f"```\n{_visible_text(element, keep_spaces=True).strip(chr(10))}\n```")
-        elif tag == "table":
+            return None
+        if tag == "table":
             self.end_paragraph()
             self.builder.paragraph(_table_text(element))
-        elif tag == "br":
+            return None
+        if tag == "br":
             self.inline.append("\n")
-        elif tag == "li":
+            return None
+        if tag == "li":
             self.end_paragraph()
             self.inline.append("- ")
-            self.walk(element)
+            return True
+        if tag in BLOCKS:
             self.end_paragraph()
-        elif tag in BLOCKS:
-            self.end_paragraph()
-            self.walk(element)
-            self.end_paragraph()
-        else:
-            self.walk(element)
+            return True
+        return False
 
 
 def _is_hidden(element: Tag) -> bool:

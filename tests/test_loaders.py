@@ -409,3 +409,10 @@ def test_docx_text_box_read_once():
     )
     document = load(zip_bytes({"word/document.xml": xml.encode()}), "box.docx")
     assert document.sections[0].text == "Before. Boxed note"
+
+
+def test_html_deep_nesting_loads():
+    page = "<html><body>" + "<div>" * 5000 + "<h2>Deep</h2><p>Still read.</p>" + "</div>" * 5000 + "</body></html>"
+    document = load(page.encode(), "deep.html")
+    assert document.sections[0].heading_path == ("Deep",)
+    assert document.sections[0].text == "Still read."
