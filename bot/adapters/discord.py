@@ -258,7 +258,14 @@ class DiscordAdapter:
         logger.info("synced %d slash commands globally (Discord may take up to an hour to show changes)", len(synced))
 
     async def on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        """Tell the user about an error discord.py raised before the command reached the router."""
+        """Tell the user about an error discord.py raised before the command reached the router.
+
+        A command Discord still shows but this version no longer has (global
+        commands take a while to update) gets the router's unknown-command answer.
+        """
+        if isinstance(error, app_commands.CommandNotFound):
+            await self.handle(interaction, error.name)
+            return
         logger.error("slash command failed before dispatch: interaction=%s guild=%s user=%s",
                      interaction.id, interaction.guild_id, interaction.user.id, exc_info=error)
         text = f"Sorry, that command could not be run (error id {interaction.id}). Try again, or type /help."
