@@ -4,10 +4,14 @@ discord.py's HTTP client is pointed here by setting `discord.http.Route.BASE`.
 The endpoints answer with the JSON shapes the Discord API v10 documents, so
 discord.py's own parsing runs. `interaction`, `slash`, `button` and `guild`
 build gateway payloads (INTERACTION_CREATE, GUILD_CREATE) as Discord sends them.
+
+`python tests/fake_discord.py` runs it on its own, printing its URL; GET
+/_requests then returns what it recorded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -72,6 +76,7 @@ class FakeDiscord:
         app.router.add_post(api + "/channels/{channel}/messages", self.channel_message)
         app.router.add_patch(api + "/channels/{channel}/messages/{message}", self.edit)
         app.router.add_get("/attachments/{name}", self.attachment)
+        app.router.add_get("/_requests", self.request_log)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -124,6 +129,13 @@ class FakeDiscord:
         recorded = Recorded(request.method, request.path, dict(request.query), payload, files)
         self.requests.append(recorded)
         return recorded
+
+    async def request_log(self, request: web.Request) -> web.Response:
+        """Return the recorded requests, for a bot running in another process (bench/ack_discord.py)."""
+        return json_response([
+            {"method": r.method, "path": r.path, "json": r.json, "files": [name for name, _ in r.files], "at": r.at}
+            for r in self.requests
+        ])
 
     async def me(self, request: web.Request) -> web.Response:
         await self._record(request)
@@ -317,3 +329,14 @@ def guild(roles: dict[str, str], guild_id: str = GUILD_ID) -> dict:
         "joined_at": "2026-01-01T00:00:00+00:00", "voice_states": [], "presences": [], "stage_instances": [],
         "guild_scheduled_events": [],
     }
+
+
+async def serve() -> None:
+    """Run the fake API until stopped, printing its URL on the first line of output."""
+    fake = FakeDiscord()
+    print(await fake.start(), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve())

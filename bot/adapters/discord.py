@@ -359,6 +359,7 @@ def run(settings: Settings) -> int:
         print(error, file=sys.stderr)
         return 2
     started = time.monotonic()
+    services.course  # parsed now rather than in the event loop on the first /lesson
     report = services.ingest_lessons()
     logger.info("built-in lessons checked in %.1f s: %d chunks added, %d failed",
                 time.monotonic() - started, report.chunks_added, len(report.failed))
