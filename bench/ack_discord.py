@@ -2,13 +2,14 @@
 
 Run with `python bench/ack_discord.py`. Each command is a real-format
 INTERACTION_CREATE payload fed to discord.py; its HTTP calls go to the fake
-Discord API of tests/fake_discord.py on 127.0.0.1. Prints p50, p99 and maximum
-of the time from handing the payload to discord.py to the fake API receiving
-the defer (interaction callback type 5), for 100 commands handed over back to back
-(one per turn of the event loop, as gateway frames arrive) and for 20 handed
-over one at a time, plus the time until every answer of the 100 is posted. The fake API runs in its own process. Discord drops an interaction that is not answered within 3 s; the goal
-here is p99 under 100 ms. Answers are extractive (no LLM), since only the
-acknowledgement is measured.
+Discord API of tests/fake_discord.py, which runs in its own process on
+127.0.0.1. Prints p50, p99 and maximum of the time from handing the payload to
+discord.py to the fake API receiving the defer (interaction callback type 5):
+for 100 commands handed over back to back (one per turn of the event loop, as
+gateway frames arrive) and for 20 handed over one at a time. Also prints the
+time until every answer of the 100 is posted. Discord drops an interaction that
+is not answered within 3 s; the goal here is p99 under 100 ms. Answers are
+extractive (no LLM), since only the acknowledgement is measured.
 """
 
 from __future__ import annotations
