@@ -1,7 +1,7 @@
 """Measure how fast the Discord adapter acknowledges 100 slash commands that arrive back to back.
 
 Run with `python bench/ack_discord.py`. Each command is a real-format
-INTERACTION_CREATE payload fed to discord.py; its HTTP calls go to the fake
+INTERACTION_CREATE payload fed to discord.py. Its HTTP calls go to the fake
 Discord API of tests/fake_discord.py, which runs in its own process on
 127.0.0.1. Prints p50, p99 and maximum of the time from handing the payload to
 discord.py to the fake API receiving the defer (interaction callback type 5):

@@ -1,7 +1,7 @@
 """A fake of the Discord HTTP API on 127.0.0.1 that records every request, and real-format payloads.
 
 discord.py's HTTP client is pointed here by setting `discord.http.Route.BASE`.
-The endpoints answer with the JSON shapes the Discord API v10 documents, so
+The endpoints respond with the JSON shapes the Discord API v10 documents, so
 discord.py's own parsing runs. `interaction`, `slash`, `button` and `guild`
 build gateway payloads (INTERACTION_CREATE, GUILD_CREATE) as Discord sends them.
 
@@ -92,7 +92,7 @@ class FakeDiscord:
     # --- what the tests read -------------------------------------------------
 
     def sent(self) -> list[Recorded]:
-        """Return the requests that post or edit a message or answer an interaction."""
+        """Return the requests that post or edit a message or respond to an interaction."""
         return [r for r in self.requests if r.method in ("POST", "PATCH") and "/commands" not in r.path]
 
     def callbacks(self) -> list[Recorded]:
@@ -107,10 +107,6 @@ class FakeDiscord:
             if data and data.get("content"):
                 texts.append(data["content"])
         return texts
-
-    def final_messages(self) -> dict[str, dict]:
-        """Return each message as it stands after every edit, by id."""
-        return self.messages
 
     # --- endpoints -------------------------------------------------------------
 

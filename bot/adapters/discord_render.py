@@ -1,7 +1,7 @@
 """Discord's message limits, applied to replies by pure functions that need no client.
 
 A reply's Markdown becomes message content of at most 2,000 characters per
-message; sources become embed fields; choices become buttons whose custom id
+message. Sources become embed fields. Choices become buttons whose custom id
 carries the core command to run. Limits (Discord API v10, message and embed
 resources): content 2,000; 10 embeds per message; embed title 256, description
 4,096, field name 256, field value 1,024, 25 fields, footer 2,048, all embeds of
@@ -36,7 +36,7 @@ CUSTOM_ID_LIMIT = 100
 BUTTON_PREFIX = "gt:"
 SOURCES_COLOUR = 0x5865F2
 ELLIPSIS = "…"
-# Characters kept free for the footer that says how much of an oversized list was left out.
+# Characters kept free for the footer that counts the items of an oversized list left out.
 OVERFLOW_NOTE_RESERVE = 80
 
 _GRAPHEME = regex.compile(r"\X")
@@ -86,8 +86,9 @@ def _open_fence(text: str, fence: _Fence | None) -> _Fence | None:
 def _cut(clusters: list[str], budget: int) -> tuple[int, int]:
     """Pick where a piece of at most `budget` characters ends: (clusters kept, clusters skipped after them).
 
-    Prefers a paragraph break, then a line break, then a space, each only when
-    it keeps at least half the budget; else cuts between two grapheme clusters.
+    A paragraph break is preferred, then a line break, then a space, each only
+    when it keeps at least half the budget. Without one, the cut falls between
+    two grapheme clusters.
     """
     fit, length = 0, 0
     while fit < len(clusters) and length + len(clusters[fit]) <= budget:
@@ -183,8 +184,8 @@ def embed_length(embed: dict) -> int:
 def fit_embeds(embeds: list[dict]) -> list[dict]:
     """Return copies of the embeds cut to every per-embed limit and to 10 embeds and 6,000 characters in all.
 
-    Fields that do not fit are dropped from the end, and the footer of the last
-    embed kept says how many, so a reader knows the list is incomplete.
+    Fields that do not fit are dropped from the end. The footer of the last
+    embed kept then counts them, so a reader knows the list is incomplete.
     """
     embeds = [_fit_one(embed) for embed in embeds]
     if len(embeds) <= EMBEDS_PER_MESSAGE and sum(map(embed_length, embeds)) <= EMBEDS_TOTAL_LIMIT:
