@@ -60,6 +60,8 @@ class FakeDiscord:
         self.messages: dict[str, dict] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self._sequence = itertools.count(1)
 
     async def start(self) -> str:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -77,6 +79,8 @@ class FakeDiscord:
         app.router.add_patch(api + "/channels/{channel}/messages/{message}", self.edit)
         app.router.add_get("/attachments/{name}", self.attachment)
         app.router.add_get("/_requests", self.request_log)
+        app.router.add_get("/gateway", self.gateway)
+        app.router.add_post("/_gateway/dispatch", self.push_event)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -132,6 +136,41 @@ class FakeDiscord:
             {"method": r.method, "path": r.path, "json": r.json, "files": [name for name, _ in r.files], "at": r.at}
             for r in self.requests
         ])
+
+    async def gateway(self, request: web.Request) -> web.WebSocketResponse:
+        """Speak the gateway protocol's start: HELLO, then READY and one GUILD_CREATE after IDENTIFY.
+
+        Heartbeats are acknowledged; events pushed to /_gateway/dispatch are sent as DISPATCH frames.
+        """
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.requests.append(Recorded("GATEWAY", request.path, dict(request.query), None))
+        await socket.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        async for frame in socket:
+            message = json.loads(frame.data)
+            self.requests.append(Recorded("GATEWAY", f"op {message['op']}", {}, None))
+            if message["op"] == 1:
+                await socket.send_json({"op": 11, "d": None, "s": None, "t": None})
+            elif message["op"] == 2:
+                ready = {
+                    "v": 10, "user": BOT_USER, "guilds": [{"id": GUILD_ID, "unavailable": True}],
+                    "session_id": "fake-session", "resume_gateway_url": self.url.replace("http", "ws") + "/gateway",
+                    "application": {"id": APPLICATION_ID, "flags": 0}, "private_channels": [], "relationships": [],
+                }
+                await self._dispatch(socket, "READY", ready)
+                await self._dispatch(socket, "GUILD_CREATE", guild({}))
+                self._sockets.append(socket)
+        return socket
+
+    async def _dispatch(self, socket: web.WebSocketResponse, event: str, data: dict) -> None:
+        await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+
+    async def push_event(self, request: web.Request) -> web.Response:
+        """Send the posted {"t": EVENT, "d": payload} to every identified gateway connection."""
+        event = await request.json()
+        for socket in self._sockets:
+            await self._dispatch(socket, event["t"], event["d"])
+        return json_response({"sent_to": len(self._sockets)})
 
     async def me(self, request: web.Request) -> web.Response:
         await self._record(request)

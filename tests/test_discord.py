@@ -6,6 +6,11 @@ store are real; only Discord itself is replaced by tests/fake_discord.py.
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import discord
 import pytest
@@ -31,7 +36,7 @@ from bot.registry import Registry
 from bot.router import Router
 from bot.services import Services
 from bot.settings import load_settings
-from conftest import shared_path
+from conftest import ROOT, shared_path
 from fake_discord import FakeDiscord, MANAGE_GUILD, button, slash
 
 SLASH_NAMES = {"ask", "lesson", "quiz", "answer", "demo", "ingest", "docs", "progress", "leaderboard", "help"}
@@ -479,3 +484,74 @@ def test_expired_token_posts_in_channel(services):
     assert len(channel_posts) == 1
     assert "/ask" in channel_posts[0].json["content"]
     assert channel_posts[0].json["allowed_mentions"]["parse"] == []
+
+
+# --- the whole program ------------------------------------------------------------
+
+LAUNCH = """
+import sys
+import discord.gateway
+import discord.http
+import yarl
+discord.http.Route.BASE = sys.argv[1] + "/api/v10"
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[1].replace("http", "ws") + "/gateway")
+from bot.cli import main
+sys.exit(main(["discord"]))
+"""
+
+
+def wait_for(url, condition, timeout=240.0):
+    """Poll the fake API's request log until `condition(requests)` holds; return the log."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        requests = httpx.get(url + "/_requests").json()
+        if condition(requests):
+            return requests
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; last requests: {[r['method'] + ' ' + r['path'] for r in requests][-10:]}")
+
+
+@pytest.mark.slow
+def test_cli_serves_through_gateway(tmp_path):
+    """`genai-tutor discord` connects through the gateway, syncs commands per guild and answers slash commands."""
+    import httpx
+
+    fake = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_discord.py")], stdout=subprocess.PIPE, text=True)
+    url = fake.stdout.readline().strip()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DISCORD_TOKEN": "fake-token", "LLM_BACKEND": "extractive",
+           "DISCORD_GUILD_IDS": fake_api.GUILD_ID, "DATA_DIR": str(tmp_path / "data")}
+    bot = subprocess.Popen([sys.executable, "-c", LAUNCH, url], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(url, lambda requests: any(r["path"] == "op 2" for r in requests))
+        log_file = tmp_path / "data" / "genai-tutor.log"
+        deadline = time.monotonic() + 30
+        while "connected to Discord as genai-tutor" not in log_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)  # READY waits up to 2 s for the guilds to arrive before it is dispatched
+        help_command = slash("help")
+        lesson_command = slash("lesson", {"number": 1})
+        for payload in (help_command, lesson_command):
+            sent = httpx.post(url + "/_gateway/dispatch", json={"t": "INTERACTION_CREATE", "d": payload}).json()
+            assert sent["sent_to"] == 1
+        requests = wait_for(url, lambda requests: sum("/webhooks/" in r["path"] for r in requests) >= 2)
+    finally:
+        bot.send_signal(signal.SIGINT)
+        _, stderr = bot.communicate(timeout=60)
+        fake.terminate()
+        fake.wait()
+
+    assert bot.returncode == 0, stderr
+    syncs = [r for r in requests if r["method"] == "PUT"]
+    assert [r["path"] for r in syncs] == [
+        f"/api/v10/applications/{fake_api.APPLICATION_ID}/guilds/{fake_api.GUILD_ID}/commands"
+    ]
+    callbacks = {r["path"].split("/")[4]: r["json"]["type"] for r in requests if r["path"].endswith("/callback")}
+    assert callbacks == {help_command["id"]: 5, lesson_command["id"]: 5}
+    follow_ups = [r["json"]["content"] for r in requests if r["method"] == "POST" and "/webhooks/" in r["path"]]
+    assert any("/ask" in text for text in follow_ups)
+    assert any("Lesson 1" in text for text in follow_ups)
+    log = log_file.read_text()
+    assert "connected to Discord as genai-tutor (id 900000000000000001) in 1 guilds" in log
+    assert "synced 10 slash commands to guild" in log

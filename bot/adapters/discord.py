@@ -2,8 +2,8 @@
 
 Each slash command and each button press becomes a core `Command` that goes
 through `Router.dispatch` with a `DiscordResponder`. The responder defers the
-interaction before any work, then answers with follow-up messages, which stay
-valid for 15 minutes; later messages go to the channel instead. Buttons carry
+interaction before any work, then sends follow-up messages, which Discord
+accepts for 15 minutes. Later messages go to the channel instead. Buttons carry
 their command in the custom id, so buttons posted before a restart still work.
 
 The guild id is the tenant. In direct messages each user is their own tenant
@@ -33,10 +33,10 @@ from bot.settings import Settings, secret_value
 
 logger = logging.getLogger(__name__)
 
-# Only user mentions the bot writes itself could ping, and it writes none; model
-# and document text must never ping @everyone, @here or a role.
+# The bot writes no mentions of its own, so nothing it sends may ping anyone.
+# Model and document text must never ping @everyone, @here or a role.
 NO_MENTIONS = discord.AllowedMentions.none()
-# Discord keeps an interaction token for 15 minutes; stop using it a little earlier.
+# Discord keeps an interaction token for 15 minutes. The adapter stops using it 30 s earlier.
 FOLLOW_UP_WINDOW = datetime.timedelta(minutes=14, seconds=30)
 # The Discord API's "Invalid Webhook Token" error code, returned once the token has expired.
 INVALID_WEBHOOK_TOKEN = 50027
@@ -64,7 +64,7 @@ class CommandButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_P
 class TutorClient(discord.Client):
     def __init__(self, adapter: "DiscordAdapter"):
         # GUILDS (not privileged) keeps guilds' roles and channels cached, so admin
-        # roles can be matched by name; no message content or member intents are needed.
+        # roles can be matched by name. No message content or member intents are needed.
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS)
@@ -170,7 +170,7 @@ def message_arguments(part: MessagePart, *, files: bool) -> dict[str, Any]:
     if files and part.images:
         arguments["files"] = files_of(part)
     if arguments["view"] is None and files:
-        del arguments["view"]  # sending takes no view at all; an edit with None removes old buttons
+        del arguments["view"]  # a send takes no view, but an edit with None removes old buttons
     return arguments
 
 
