@@ -404,6 +404,27 @@ def test_admin_role_by_name_may_ingest(services):
     assert "Added 1 document" in fake.texts()[-1]
 
 
+def test_dm_sees_only_builtin_lessons(services):
+    async def scenario():
+        async with running_bot(services) as (fake, adapter):
+            file = fake_api.attachment(fake, "guild-notes.md", b"# Guild notes\n\nOnly for this server.\n")
+            await deliver(adapter, slash("ingest", attachments={"file": file}, permissions=MANAGE_GUILD))
+            await deliver(adapter, slash("docs"))
+            await deliver(adapter, slash("docs", guild_id=None))
+            dm_file = fake_api.attachment(fake, "dm-notes.md", b"# DM notes\n\nText.\n")
+            await deliver(adapter, slash("ingest", attachments={"file": dm_file}, guild_id=None))
+            return fake
+
+    fake = asyncio.run(scenario())
+    texts = fake.texts()
+    guild_listing, dm_listing = texts[-3], texts[-2]
+    assert "guild-notes.md" in guild_listing
+    assert "guild-notes.md" not in dm_listing
+    assert "01-ai-foundations.md" in dm_listing
+    assert "Only admins can run /ingest" in texts[-1]
+    assert not [request for request in fake.requests if request.path == "/attachments/dm-notes.md"]
+
+
 def test_oversized_attachment_is_not_downloaded(services):
     async def scenario():
         async with running_bot(services) as (fake, adapter):
