@@ -268,7 +268,8 @@ def test_thumbs_up_is_stored(services):
     assert asked.tenant == fake_api.GUILD_ID
     assert "lessons/" in asked.sources
     assert f"answer {answer_id} is recorded" in fake.texts()[-1]
-    assert fake.callbacks()[-1].json["type"] == 5
+    assert fake.callbacks()[-1].json == {"type": 5, "data": {"flags": 64}}  # deferred, ephemeral
+    assert fake.sent()[-1].json["flags"] == 64
 
 
 def streaming_registry(text, citations, interval=0.0):

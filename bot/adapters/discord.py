@@ -41,6 +41,8 @@ FOLLOW_UP_WINDOW = datetime.timedelta(minutes=14, seconds=30)
 # The Discord API's "Invalid Webhook Token" error code, returned once the token has expired.
 INVALID_WEBHOOK_TOKEN = 50027
 DESCRIPTION_LIMIT = 100
+# Commands whose replies only the person who ran them sees (Discord's ephemeral messages).
+PRIVATE_COMMANDS = {"feedback"}
 
 
 class CommandButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_PREFIX + r"(?P<command>/.+)"):
@@ -94,11 +96,12 @@ class DiscordResponder:
     def __init__(self, interaction: discord.Interaction, command: Command):
         self.interaction = interaction
         self.command = command
+        self.private = command.name in PRIVATE_COMMANDS
 
     async def acknowledge(self) -> None:
         """Defer the interaction, which shows "thinking…" until the first follow-up replaces it."""
         if not self.interaction.response.is_done():
-            await self.interaction.response.defer(thinking=True)
+            await self.interaction.response.defer(thinking=True, ephemeral=self.private)
 
     async def send(self, reply: Reply) -> SentReply:
         sent = SentReply()
@@ -128,13 +131,13 @@ class DiscordResponder:
         arguments = message_arguments(part, files=True)
         if not self.interaction.response.is_done():
             # The router refused the command without acknowledging it: answer in the interaction response.
-            callback = await self.interaction.response.send_message(**arguments)
+            callback = await self.interaction.response.send_message(ephemeral=self.private, **arguments)
             if isinstance(callback.resource, discord.InteractionMessage):
                 return callback.resource
             return await self.interaction.original_response()
         if not self._expired():
             try:
-                return await self.interaction.followup.send(wait=True, **arguments)
+                return await self.interaction.followup.send(wait=True, ephemeral=self.private, **arguments)
             except discord.HTTPException as error:
                 if error.code != INVALID_WEBHOOK_TOKEN:
                     raise
@@ -146,6 +149,8 @@ class DiscordResponder:
         if part.images != shown.images:
             arguments["attachments"] = files_of(part)
         if isinstance(message, discord.WebhookMessage | discord.InteractionMessage) and self._expired():
+            # NOTE: assumes the bot token may edit its own interaction follow-ups through the
+            # channel endpoint once their token has expired; only the fake API has tried it.
             logger.warning("interaction token expired, editing through the channel %s", self.command.log_ids())
             message = self._channel().get_partial_message(message.id)
         await message.edit(**arguments)
