@@ -31,7 +31,7 @@ from bot.adapters.discord_render import (
     split_text,
 )
 from bot.commands import registry as bot_registry
-from bot.core import Choice, Citation, LiveMessage, Reply
+from bot.core import Choice, Citation, Image, LiveMessage, Reply
 from bot.registry import Registry
 from bot.router import Router
 from bot.services import Services
@@ -318,6 +318,30 @@ def test_streamed_answer_stays_within_limits(services):
     assert "".join(message["content"] for message in final).replace(" ", "") == answer.strip().replace(" ", "")
     assert final[-1]["embeds"][0]["title"] == "Sources"
     assert not final[0]["embeds"]
+
+
+def test_images_sent_as_attached_files(services):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    registry = Registry()
+
+    @registry.command("help")
+    async def picture(ctx):
+        """Show a picture."""
+        return Reply("**Loss** falls.", images=[Image(png, "loss.png", "loss curve")], choices=[Choice("Next", "/lesson 1 2")])
+
+    async def scenario():
+        async with running_bot(services, registry) as (fake, adapter):
+            await deliver(adapter, slash("help"))
+            return fake
+
+    fake = asyncio.run(scenario())
+    post = fake.sent()[-1]
+    assert "/webhooks/" in post.path
+    assert post.files == [("loss.png", png)]
+    assert post.json["attachments"][0]["filename"] == "loss.png"
+    assert post.json["attachments"][0]["description"] == "loss curve"
+    assert post.json["content"] == "**Loss** falls."
+    assert custom_ids(last_message(fake)) == ["gt:/lesson 1 2"]
 
 
 def test_no_message_can_ping_everyone_or_roles(services):
