@@ -561,7 +561,7 @@ def wait_for(url, condition, timeout=240.0):
 
 @pytest.mark.slow
 def test_cli_serves_through_gateway(tmp_path):
-    """`genai-tutor discord` connects through the gateway, syncs commands per guild and answers slash commands."""
+    """Run `genai-tutor discord` through the fake gateway: it syncs commands per guild and replies to slash commands."""
     import httpx
 
     fake = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_discord.py")], stdout=subprocess.PIPE, text=True)

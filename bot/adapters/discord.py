@@ -41,7 +41,7 @@ FOLLOW_UP_WINDOW = datetime.timedelta(minutes=14, seconds=30)
 # The Discord API's "Invalid Webhook Token" error code, returned once the token has expired.
 INVALID_WEBHOOK_TOKEN = 50027
 DESCRIPTION_LIMIT = 100
-# Commands whose replies only the person who ran them sees (Discord's ephemeral messages).
+# Commands whose replies are visible only to the person who ran them (Discord's ephemeral messages).
 PRIVATE_COMMANDS = {"feedback"}
 
 
@@ -130,7 +130,7 @@ class DiscordResponder:
     async def _post(self, part: MessagePart):
         arguments = message_arguments(part, files=True)
         if not self.interaction.response.is_done():
-            # The router refused the command without acknowledging it: answer in the interaction response.
+            # The router rejected the command without acknowledging it, so reply in the interaction response.
             callback = await self.interaction.response.send_message(ephemeral=self.private, **arguments)
             if isinstance(callback.resource, discord.InteractionMessage):
                 return callback.resource
@@ -149,8 +149,8 @@ class DiscordResponder:
         if part.images != shown.images:
             arguments["attachments"] = files_of(part)
         if isinstance(message, discord.WebhookMessage | discord.InteractionMessage) and self._expired():
-            # NOTE: assumes the bot token may edit its own interaction follow-ups through the
-            # channel endpoint once their token has expired; only the fake API has tried it.
+            # NOTE: this assumes the bot token may edit its own follow-ups through the channel
+            # endpoint after the interaction token expired. Only the fake API has tried it.
             logger.warning("interaction token expired, editing through the channel %s", self.command.log_ids())
             message = self._channel().get_partial_message(message.id)
         await message.edit(**arguments)
