@@ -6,6 +6,7 @@ store are real; only Discord itself is replaced by tests/fake_discord.py.
 
 import asyncio
 import contextlib
+import datetime
 import os
 import signal
 import subprocess
@@ -530,6 +531,23 @@ def test_expired_token_posts_in_channel(services):
     assert len(channel_posts) == 1
     assert "/ask" in channel_posts[0].json["content"]
     assert channel_posts[0].json["allowed_mentions"]["parse"] == []
+
+
+def test_late_reply_skips_expired_follow_up(services):
+    """An interaction older than the 15-minute follow-up window is answered in the channel without trying the webhook."""
+    created = discord.utils.utcnow() - datetime.timedelta(minutes=20)
+
+    async def scenario():
+        async with running_bot(services) as (fake, adapter):
+            payload = slash("progress", interaction_id=str(discord.utils.time_snowflake(created)))
+            await deliver(adapter, payload)
+            return fake
+
+    fake = asyncio.run(scenario())
+    assert not [request for request in fake.requests if "/webhooks/" in request.path]
+    channel_posts = [request for request in fake.requests if request.path.startswith("/api/v10/channels/")]
+    assert len(channel_posts) == 1
+    assert "Your progress" in channel_posts[0].json["content"]
 
 
 # --- the whole program ------------------------------------------------------------
