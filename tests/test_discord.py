@@ -534,7 +534,7 @@ def test_expired_token_posts_in_channel(services):
 
 
 def test_late_reply_skips_expired_follow_up(services):
-    """An interaction older than the 15-minute follow-up window is answered in the channel without trying the webhook."""
+    """Send the reply to an interaction older than the 15-minute follow-up window to the channel, skipping the webhook."""
     created = discord.utils.utcnow() - datetime.timedelta(minutes=20)
 
     async def scenario():
