@@ -1,4 +1,4 @@
-"""The `genai-tutor` command: `chat` (the default) and `ingest PATH...`.
+"""The `genai-tutor` command: `chat` (the default), `ingest PATH...` and `discord`.
 
 Heavy libraries (torch, sentence-transformers, llama.cpp) are imported only
 when a command needs them, so `genai-tutor --help` stays instant.
@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("chat", help="chat in this terminal (the default)")
+    commands.add_parser("discord", help="run the Discord bot (needs DISCORD_TOKEN)")
     ingest = commands.add_parser("ingest", help="add files or folders to the knowledge base")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a PDF, Markdown or text file, or a folder")
     ingest.add_argument("--tenant", default="local", help="tenant to ingest for: a Discord guild id, a Slack team id, or local (default)")
@@ -183,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ingest":
             return cmd_ingest(settings, args.paths, args.tenant, args.added_by)
+        if args.command == "discord":
+            from bot.adapters.discord import run
+
+            return run(settings)
         return cmd_chat(settings)
     except StoreInUseError as error:
         print(error, file=sys.stderr)

@@ -8,6 +8,8 @@ COMMAND_FAILED = (
 )
 
 ASK_MISSING_QUESTION = "Add a question after /ask, for example: /ask what is a decision boundary?"
+FEEDBACK_USAGE = "Use /feedback up ID or /feedback down ID, with the answer number its 👍 and 👎 buttons carry."
+FEEDBACK_NO_ANSWER = "There is no answer {answer_id} here to rate; the buttons under an /ask answer carry its number."
 INGEST_MISSING_PATH = (
     "Give a file or folder after /ingest, for example: /ingest docs/handbook.pdf, "
     "or attach a file to the command."

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class LLMBackend(str, Enum):
@@ -105,7 +106,15 @@ class Settings(BaseSettings):
         description="Commands that may run a model (embedding or LLM) at the same time, across all users.",
     )
 
-    discord_token: SecretStr | None = Field(default=None, description="Bot token for the Discord adapter (not shipped yet).")
+    discord_token: SecretStr | None = Field(default=None, description="Bot token for `genai-tutor discord`.")
+    discord_guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated guild ids whose slash commands update at once. Unset: global (up to an hour).",
+    )
+    discord_admin_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated role names whose members may /ingest and /docs remove, besides Manage Server.",
+    )
     slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- bot token for the Slack adapter (not shipped yet).")
     slack_app_token: SecretStr | None = Field(default=None, description="xapp- token for Slack Socket Mode.")
     slack_signing_secret: SecretStr | None = Field(default=None, description="Signing secret for Slack HTTP mode.")
@@ -127,6 +136,13 @@ class Settings(BaseSettings):
                 "LLM_BACKEND=openai needs LLM_BASE_URL, the server's base URL such as http://localhost:8000/v1"
             )
         return self
+
+    @field_validator("discord_guild_ids", "discord_admin_roles", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @field_validator("qdrant_url", "llm_base_url")
     @classmethod

@@ -62,6 +62,33 @@ class PendingQuestion(Base):
     question_id: Mapped[str] = mapped_column(String(32))
 
 
+class AskedAnswer(Base):
+    """An answer /ask gave, kept so that 👍 / 👎 feedback can be read next to what was asked and shown."""
+
+    __tablename__ = "asked_answer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16), index=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    user: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    sources: Mapped[str] = mapped_column(Text)  # one citation label per line, in citation order
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnswerFeedback(Base):
+    """One person's vote on one answer; voting again replaces their earlier vote."""
+
+    __tablename__ = "answer_feedback"
+
+    answer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    voted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 @dataclass(frozen=True)
 class Learner:
     platform: str
@@ -254,6 +281,52 @@ class ProgressStore:
                 .limit(limit)
             )
             return [(name or user, count) for user, name, count in rows]
+
+
+    async def record_asked(self, learner: Learner, question: str, answer: str, sources: list[str]) -> int:
+        """Store an /ask answer with its question and source labels, and return its id."""
+        row = AskedAnswer(
+            platform=learner.platform, tenant=learner.tenant, user=learner.user,
+            question=question[:4000], answer=answer[:20000], sources="\n".join(sources), asked_at=_now(),
+        )
+        async with self.sessions.begin() as session:
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def asked(self, answer_id: int) -> AskedAnswer | None:
+        async with self.sessions() as session:
+            return await session.get(AskedAnswer, answer_id)
+
+    async def record_feedback(self, learner: Learner, answer_id: int, helpful: bool) -> bool:
+        """Store the learner's vote on an answer of their own server or workspace.
+
+        Returns False, storing nothing, when no such answer exists there.
+        """
+        now = _now()
+        async with self.sessions.begin() as session:
+            answer = await session.get(AskedAnswer, answer_id)
+            if answer is None or (answer.platform, answer.tenant) != (learner.platform, learner.tenant):
+                return False
+            statement = self._insert(AnswerFeedback).values(
+                answer_id=answer_id, platform=learner.platform, user=learner.user, helpful=helpful, voted_at=now
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=["answer_id", "platform", "user"], set_=dict(helpful=helpful, voted_at=now)
+            )
+            await session.execute(statement)
+        return True
+
+    async def feedback_counts(self, answer_id: int) -> tuple[int, int]:
+        """Return the (helpful, unhelpful) vote counts of an answer."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(AnswerFeedback.helpful, func.count())
+                .where(AnswerFeedback.answer_id == answer_id)
+                .group_by(AnswerFeedback.helpful)
+            )
+            counts = {bool(helpful): count for helpful, count in rows}
+        return counts.get(True, 0), counts.get(False, 0)
 
 
 def _correct_question():

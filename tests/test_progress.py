@@ -106,3 +106,28 @@ def test_pending_question_set_and_cleared(store_url):
         return first, second
 
     assert run(scenario()) == ("l1q8", None)
+
+
+def test_feedback_stays_in_its_tenant(store_url):
+    async def scenario():
+        store = ProgressStore(store_url)
+        await store.create_tables()
+        ada = Learner("discord", "g1", "u1", "Ada")
+        answer_id = await store.record_asked(ada, "what is a loss?", "A loss measures error.", ["[1] lessons/02.md"])
+        first = await store.record_feedback(ada, answer_id, True)
+        changed = await store.record_feedback(ada, answer_id, False)
+        other_guild = await store.record_feedback(Learner("discord", "g2", "u9"), answer_id, True)
+        missing = await store.record_feedback(ada, answer_id + 1, True)
+        counts = await store.feedback_counts(answer_id)
+        stored = await store.asked(answer_id)
+        await store.close()
+        return first, changed, other_guild, missing, counts, stored
+
+    first, changed, other_guild, missing, counts, stored = run(scenario())
+    assert first is True
+    assert changed is True
+    assert other_guild is False
+    assert missing is False
+    assert counts == (0, 1)
+    assert stored.question == "what is a loss?"
+    assert stored.sources == "[1] lessons/02.md"

@@ -35,6 +35,7 @@ async def ingest_command(ctx: Context) -> Reply:
 
     Args:
         path: A file or folder on the bot's machine (terminal only); on Discord and Slack, attach the file instead.
+        file: The PDF, Markdown or text file to add, attached to the command.
     """
     command = ctx.command
     if command.attachments:
