@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class LLMBackend(str, Enum):
@@ -101,9 +102,13 @@ class Settings(BaseSettings):
     )
 
     discord_token: SecretStr | None = Field(default=None, description="Bot token for the Discord adapter (not shipped yet).")
-    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- bot token for the Slack adapter (not shipped yet).")
+    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- bot token for the Slack adapter.")
     slack_app_token: SecretStr | None = Field(default=None, description="xapp- token for Slack Socket Mode.")
     slack_signing_secret: SecretStr | None = Field(default=None, description="Signing secret for Slack HTTP mode.")
+    slack_admin_user_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Slack user ids, comma-separated, who may run admin commands besides workspace admins and owners.",
+    )
 
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
@@ -122,6 +127,13 @@ class Settings(BaseSettings):
                 "LLM_BACKEND=openai needs LLM_BASE_URL, the server's base URL such as http://localhost:8000/v1"
             )
         return self
+
+    @field_validator("slack_admin_user_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @field_validator("qdrant_url", "llm_base_url")
     @classmethod
