@@ -114,9 +114,9 @@ class SlackResponder:
                 posted.shown.pop()
             await self._upload_images(posted, reply)
         except SlackApiError as error:
-            if error.response.get("error") not in CHANNEL_UNREACHABLE:
+            if slack_error(error) not in CHANNEL_UNREACHABLE:
                 raise
-            await self._explain_unreachable(error.response.get("error"))
+            await self._explain_unreachable(slack_error(error))
 
     async def _upload_images(self, posted: PostedMessage, reply: Reply) -> None:
         for image in reply.images:
@@ -244,8 +244,8 @@ class SlackAdapter:
             try:
                 attachments = await self.attachments(client, files)
             except SlackApiError as error:
-                logger.warning("files.info failed team=%s user=%s: %s", team, user, error.response.get("error"))
-                await responder.send(Reply(messages.SLACK_FILE_INFO_FAILED.format(error=error.response.get("error"))))
+                logger.warning("files.info failed team=%s user=%s: %s", team, user, slack_error(error))
+                await responder.send(Reply(messages.SLACK_FILE_INFO_FAILED.format(error=slack_error(error))))
                 return
             name, args = "ingest", ""
         else:
@@ -306,7 +306,7 @@ class SlackAdapter:
         try:
             info = (await client.users_info(user=user))["user"]
         except SlackApiError as error:
-            logger.warning("users.info failed team=%s user=%s: %s", team, user, error.response.get("error"))
+            logger.warning("users.info failed team=%s user=%s: %s", team, user, slack_error(error))
             return is_admin, name
         is_admin = is_admin or any(info.get(flag) for flag in ("is_admin", "is_owner", "is_primary_owner"))
         profile = info.get("profile") or {}
@@ -334,6 +334,14 @@ class SlackAdapter:
             return await download_file(url, self.bot_token, name, self.settings.max_file_bytes)
 
         return Attachment(name=name, size=size, fetch=fetch)
+
+
+def slack_error(error: SlackApiError) -> str:
+    """Return Slack's error code (`not_in_channel`), or the HTTP status when the body was not JSON."""
+    data = error.response.data
+    if isinstance(data, dict):
+        return str(data.get("error", "unknown_error"))
+    return f"HTTP {error.response.status_code}"
 
 
 async def download_file(url: str, token: str, name: str, max_bytes: int) -> bytes:
