@@ -81,6 +81,7 @@ class SlackBot:
         self.http.close()
         self.run(self.runner.cleanup())
         self.run(self.fake.stop())
+        self.run(_cancel_pending_tasks())
         self.run(self.services.aclose())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -176,3 +177,11 @@ def all_text(params: dict) -> str:
         elif block["type"] == "actions":
             parts.extend(element["text"]["text"] for element in block["elements"])
     return "\n".join(parts)
+
+
+async def _cancel_pending_tasks() -> None:
+    """Cancel commands still running, so the loop closes without orphaned listener tasks."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -49,6 +49,16 @@ def _buttons(params_list: list[dict]) -> list[dict]:
     ]
 
 
+def wait_for_text(bot, channel: str, expected: str, timeout: float = 30) -> str:
+    """Return the channel's final text once it contains `expected` (or whatever is there at the timeout)."""
+    bot.fake.wait_for("chat.postMessage", channel, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    text = bot.text_in(channel)
+    while expected not in text and time.monotonic() < deadline:
+        text = bot.text_in(channel)
+    return text
+
+
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory):
     slack_bot = SlackBot(tmp_path_factory.mktemp("slack") / "data")
@@ -198,11 +208,7 @@ def test_slash_ask_acknowledged_before_work(bot, fake):
     assert elapsed < 3
     assert fake.calls_to("chat.postMessage", channel) == []
     release.set()
-    fake.wait_for("chat.postMessage", channel)
-    text = ""
-    deadline = time.monotonic() + 30
-    while "Sources" not in text and time.monotonic() < deadline:
-        text = bot.text_in(channel)
+    text = wait_for_text(bot, channel, "Sources")
     assert "Sources" in text
     assert "lessons/01-ai-foundations.md" in text
     assert "decision boundary" in text.lower()
@@ -241,8 +247,8 @@ def test_unseen_retry_after_error_is_answered(bot, fake):
     event = {"type": "app_mention", "user": "URETRY2", "text": "<@UBOT> what is a loss function?",
              "ts": "1700000001.000300", "channel": channel}
     bot.event(event, event_id="Ev2", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"})
-    fake.wait_for("chat.postMessage", channel)
-    time.sleep(0.5)
+    assert "Sources" in wait_for_text(bot, channel, "Sources")
+    time.sleep(1)
     assert len(fake.calls_to("chat.postMessage", channel)) == 1
 
 
@@ -251,8 +257,8 @@ def test_dm_and_mention_of_one_message_answered_once(bot, fake):
     message = {"user": "UBOTH", "text": "<@UBOT> what is gradient descent?", "ts": "1700000002.000400", "channel": channel}
     bot.event({**message, "type": "message", "channel_type": "im"}, event_id="Ev3a")
     bot.event({**message, "type": "app_mention"}, event_id="Ev3b")
-    fake.wait_for("chat.postMessage", channel)
-    time.sleep(1)
+    wait_for_text(bot, channel, "Sources")
+    time.sleep(3)  # room for a second answer, were one coming
     assert len(fake.calls_to("chat.postMessage", channel)) == 1
 
 
@@ -386,16 +392,6 @@ def share_in_dm(bot, channel: str, name: str, *, user: str = ADMIN, ts: str) -> 
     event = {"type": "message", "subtype": "file_share", "channel_type": "im", "user": user, "text": "",
              "ts": ts, "channel": channel, "files": [bot.fake.file_object(name)]}
     assert bot.event(event, event_id=f"Ev-{channel}-{ts}").status_code == 200
-
-
-def wait_for_text(bot, channel: str, expected: str, timeout: float = 30) -> str:
-    """Return the channel's final text once it contains `expected` (or whatever is there at the timeout)."""
-    bot.fake.wait_for("chat.postMessage", channel, timeout=timeout)
-    deadline = time.monotonic() + timeout
-    text = bot.text_in(channel)
-    while expected not in text and time.monotonic() < deadline:
-        text = bot.text_in(channel)
-    return text
 
 
 def test_admin_dm_file_is_ingested_and_cited(bot, fake):
