@@ -5,7 +5,10 @@ Web API from tests/fake_slack.py, with the real router and knowledge base and
 extractive answers. Each round sends 100 signed slash commands at once from
 100 users and times each one from sending the request to its HTTP response
 (the ack), then waits until every answer has been posted. Slack wants the ack
-within 3 s. Run: python bench/ack_slack.py
+within 3 s. The sending client runs in the same process (another thread), so
+it competes with the app for the GIL, and the 1-minute load average is
+printed because other work on the machine shows in the figures.
+Run: python bench/ack_slack.py
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def main() -> None:
                 bot.fake.wait_for("chat.postMessage", channel, count=REQUESTS, timeout=600)
                 answered = time.monotonic() - started
                 print(
-                    f"{REQUESTS} x {command}: ack p50 {statistics.median(acks) * 1000:.0f} ms, "
+                    f"load {os.getloadavg()[0]:.1f}; {REQUESTS} x {command}: ack p50 {statistics.median(acks) * 1000:.0f} ms, "
                     f"p99 {percentile(acks, 0.99) * 1000:.0f} ms, max {max(acks) * 1000:.0f} ms; "
                     f"all {REQUESTS} answers posted after {answered:.1f} s"
                 )

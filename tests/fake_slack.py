@@ -1,6 +1,6 @@
 """A loopback stand-in for Slack's Web API (aiohttp on 127.0.0.1) that records every call.
 
-It answers the methods the adapter uses (auth.test, users.info,
+It implements the methods the adapter calls (auth.test, users.info,
 chat.postMessage, chat.update, chat.delete, files.info and the three steps of
 files_upload_v2), serves files for the adapter to download, and lets a test
 delay or hold one method to see what happens while it is slow.

@@ -1,7 +1,7 @@
 """The real Slack Bolt app in HTTP mode on 127.0.0.1, wired to the loopback Slack Web API in fake_slack.
 
-The app and the fake API run on one event loop in a background thread, so
-tests and benchmarks can send signed requests the way Slack does from plain
+The app and the fake API run on one event loop in a background thread.
+Tests and benchmarks send signed requests the way Slack does from plain
 synchronous code, then read what the bot sent to the fake API.
 """
 

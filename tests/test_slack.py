@@ -1,6 +1,6 @@
 """The Slack adapter end to end: the real Bolt app in HTTP mode, signed requests, a loopback Slack Web API.
 
-The app and the fake API run on one event loop in a background thread; tests
+The app and the fake API run on one event loop in a background thread. Tests
 POST requests the way Slack does and read what the bot sent to the fake API.
 The router, the knowledge base (embedded Qdrant, MiniLM) and the course are
 real; answers are extractive, so no LLM is loaded.
@@ -149,7 +149,8 @@ def test_split_keeps_links_and_code_blocks_whole():
     assert len(pieces) >= 2
     for piece in pieces:
         assert len(piece) <= SECTION_LIMIT
-        assert piece.startswith("```") and piece.endswith("```")
+        assert piece.startswith("```")
+        assert piece.endswith("```")
 
 
 def test_split_hard_cuts_a_giant_word():
@@ -441,7 +442,7 @@ def test_unreadable_files_say_why(bot, fake):
     cases = {
         "DSIGNIN": (fake.file_object("sign-in.md"), "sign-in page"),
         "DBIG": (fake.file_object("big.md"), "limit"),
-        "DLIES": (fake.file_object("big.md", size=100), "limit"),  # metadata says small, the download is not
+        "DLIES": (fake.file_object("big.md", size=100), "limit"),  # the metadata understates the size
         "DPNG": (fake.file_object("picture.png"), "picture.png"),
         "DGONE": ({**fake.file_object("sign-in.md"), "name": "gone.md", "url_private_download": f"{fake.base_url}/files/gone.md"},
                   "HTTP 404"),

@@ -1,8 +1,8 @@
 """The Slack adapter: slash commands, mentions, DMs with files and button clicks, on slack-bolt's async app.
 
-Every request is acknowledged first (`ack()`, or Bolt's automatic ack for
-events); the command then runs after the HTTP response or Socket Mode
-envelope has gone back. Answers are posted with chat.postMessage in the
+Every request is acknowledged first, by `ack()` or by Bolt's automatic ack
+for events. The command runs after the HTTP response or the Socket Mode
+acknowledgement has gone back to Slack. Answers are posted with chat.postMessage in the
 channel, or in the thread a mention or a clicked button came from, and /ask
 streams into its message with chat.update at most once a second.
 
@@ -49,7 +49,7 @@ SLASH_COMMANDS = {
     "/tutor-help": "help",
 }
 
-# Slack allows about one chat.update per second per message (rate-limit reference, Tier 3).
+# chat.update is rate-limited (Tier 3, about 50 calls a minute), so a streamed answer edits at most once a second.
 EDIT_INTERVAL_SECONDS = 1.0
 ADMIN_CACHE_SECONDS = 300.0
 SEEN_EVENTS_LIMIT = 10_000
@@ -61,16 +61,16 @@ MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 @dataclass
 class PostedMessage:
-    """The Slack messages one reply occupies: their timestamps and what each one shows now."""
+    """The Slack messages that one reply occupies: their timestamps and the payload each one shows now."""
 
     channel: str
     timestamps: list[str] = field(default_factory=list)
-    shown: list[dict] = field(default_factory=list)
+    payloads: list[dict] = field(default_factory=list)
     uploaded: set[str] = field(default_factory=set)
 
 
 class SlackResponder:
-    """Posts one command's replies in a channel or thread, and edits them in place."""
+    """The responder for one command: posts its replies in a channel or thread and edits them in place."""
 
     min_edit_interval = EDIT_INTERVAL_SECONDS
 
@@ -96,22 +96,22 @@ class SlackResponder:
         """Bring the posted messages in line with `reply`: update changed ones, post or delete the rest."""
         if self._unreachable:
             return
-        payloads = [message.payload() for message in render_reply(reply)]
+        rendered = [message.payload() for message in render_reply(reply)]
         try:
-            for index, payload in enumerate(payloads):
+            for index, payload in enumerate(rendered):
                 if index < len(posted.timestamps):
-                    if posted.shown[index] != payload:
+                    if posted.payloads[index] != payload:
                         await self.client.chat_update(channel=self.channel, ts=posted.timestamps[index], **payload)
-                        posted.shown[index] = payload
+                        posted.payloads[index] = payload
                 else:
                     response = await self.client.chat_postMessage(
                         channel=self.channel, thread_ts=self.thread_ts, unfurl_links=False, unfurl_media=False, **payload
                     )
                     posted.timestamps.append(response["ts"])
-                    posted.shown.append(payload)
-            while len(posted.timestamps) > len(payloads):
+                    posted.payloads.append(payload)
+            while len(posted.timestamps) > len(rendered):
                 await self.client.chat_delete(channel=self.channel, ts=posted.timestamps.pop())
-                posted.shown.pop()
+                posted.payloads.pop()
             await self._upload_images(posted, reply)
         except SlackApiError as error:
             if slack_error(error) not in CHANNEL_UNREACHABLE:
@@ -134,7 +134,7 @@ class SlackResponder:
             posted.uploaded.add(digest)
 
     async def _explain_unreachable(self, error: str) -> None:
-        """Tell the user privately, once, that the bot cannot post here; later replies are dropped."""
+        """Tell the user privately, once, that the bot cannot post here. Later replies are dropped."""
         self._unreachable = True
         logger.warning("cannot post in channel=%s: %s", self.channel, error)
         if self._respond is not None:
@@ -142,7 +142,7 @@ class SlackResponder:
 
 
 class SlackAdapter:
-    """Builds the Bolt app and turns its requests into core commands."""
+    """The Bolt app, with listeners that turn Slack's requests into core commands."""
 
     def __init__(self, router: Router, settings: Settings, *, client: AsyncWebClient | None = None, http: bool = True):
         self.router = router
@@ -208,7 +208,7 @@ class SlackAdapter:
             return
         await self._handle_message(body, event, client, context, event.get("thread_ts"))
 
-    async def on_choice(self, ack, body, action, client) -> None:
+    async def on_choice(self, ack, body, action, client, respond) -> None:
         """Run the command a clicked button carries, as the user who clicked it."""
         await ack()
         name, _, args = action["value"].lstrip("/").partition(" ")
@@ -228,7 +228,7 @@ class SlackAdapter:
             user_name=user_name,
             is_admin=is_admin,
         )
-        await self.dispatch(command, SlackResponder(client, channel, thread_ts=thread_ts))
+        await self.dispatch(command, SlackResponder(client, channel, thread_ts=thread_ts, respond=respond))
 
     # -- helpers -----------------------------------------------------------------
 
@@ -269,7 +269,7 @@ class SlackAdapter:
         try:
             await self.router.dispatch(command, responder)
         except Exception:
-            # The router already turned handler errors into a message; this is posting itself failing.
+            # The router turns handler errors into a message, so this is posting itself failing.
             logger.exception("could not deliver a reply: %s", command.log_ids())
 
     def _is_redelivery(self, body: dict, event: dict, request) -> bool:

@@ -1,10 +1,11 @@
 """Render a `Reply` as Slack messages: Markdown to mrkdwn, then Block Kit within Slack's limits.
 
 Everything here is pure, so tests check the conversion and the splitting
-without a server. Slack's limits (Block Kit reference): a section's text is
-at most 3,000 characters, a message has at most 50 blocks, and messages whose
-blocks add up to much more than about 12,000 characters are rejected with
-`msg_blocks_too_long`, so longer replies spill into further messages.
+without a server. Slack's Block Kit reference limits a section's text to
+3,000 characters and a message to 50 blocks. Messages whose blocks add up to
+much more than about 12,000 characters fail with `msg_blocks_too_long` (an
+observed limit, not a documented one), so longer replies spill into further
+messages.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def escape(text: str) -> str:
 def defuse_broadcasts(text: str) -> str:
     """Break `@everyone`, `@here` and `@channel` with an invisible word joiner.
 
-    Escaping already turns `<!here>` and `<!subteam^...>` into plain text; this
-    also covers clients or settings that link the bare words.
+    Escaping already turns `<!here>` and `<!subteam^...>` into plain text. The
+    joiner also covers clients or settings that link the bare words.
     """
     return BROADCAST_WORD.sub(lambda match: "@" + WORD_JOINER + match.group(1), text)
 
@@ -139,7 +140,7 @@ def _convert_line(line: str) -> str:
 
 
 def _convert_inline(text: str) -> str:
-    """Convert one line outside code blocks; code spans are escaped but not formatted."""
+    """Convert one line outside code blocks. Code spans are escaped but not formatted."""
     parts = []
     position = 0
     for span in CODE_SPAN.finditer(text):
@@ -167,7 +168,7 @@ def _convert_prose(text: str) -> str:
 
 
 def _link(label: str, url: str) -> str:
-    """Return `<url|label>` for web and mail links; anything else stays visible text, never markup."""
+    """Return `<url|label>` for web and mail links. Any other target stays visible text, never markup."""
     label = escape(label.replace("**", "").replace("`", ""))
     if not SAFE_URL.match(url):
         return f"{label} ({escape(url)})"
