@@ -201,13 +201,15 @@ def test_bad_signature_rejected(bot, fake):
 
 def test_slash_ask_acknowledged_before_work(bot, fake):
     channel = "CACK"
-    release = fake.hold("users.info")  # the first step after ack() looks the user up
+    release = fake.hold("chat.postMessage")  # the answer cannot be posted until the test lets it
     started = time.monotonic()
     response = bot.slash("/ask", "what is a decision boundary?", channel=channel, user="UACK")
     elapsed = time.monotonic() - started
     assert response.status_code == 200
+    assert response.text == ""
     assert elapsed < 3
-    assert fake.calls_to("chat.postMessage", channel) == []
+    assert all(call.response == {} for call in fake.calls_to("chat.postMessage", channel))
+    assert fake.calls_to("users.info") == [] or all(call.params["user"] != "UACK" for call in fake.calls_to("users.info"))
     release.set()
     text = wait_for_text(bot, channel, "Sources")
     assert "Sources" in text
@@ -216,6 +218,9 @@ def test_slash_ask_acknowledged_before_work(bot, fake):
     for call in fake.calls_to("chat.postMessage", channel):
         assert "thread_ts" not in call.params
         assert call.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    updates = [call.at for call in fake.calls_to("chat.update", channel)]
+    for earlier, later in zip(updates, updates[1:-1]):  # only the final edit may follow sooner
+        assert later - earlier >= 0.9
 
 
 def test_mention_redelivery_answered_once(bot, fake):

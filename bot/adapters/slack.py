@@ -175,22 +175,20 @@ class SlackAdapter:
     async def on_slash_command(self, ack, body, client, respond) -> None:
         await ack()
         name = SLASH_COMMANDS[body["command"]]
-        team, user, channel = body["team_id"], body["user_id"], body["channel_id"]
-        is_admin, user_name = await self.user_role(client, team, user, body.get("user_name") or user)
-        command = Command(
+        command = await self.build_command(
+            client,
             name=name,
-            args=body.get("text", "").strip(),
-            platform="slack",
-            tenant=team,
-            channel=channel,
-            user=user,
-            user_name=user_name,
-            is_admin=is_admin,
+            args=body.get("text", ""),
+            team=body["team_id"],
+            channel=body["channel_id"],
+            user=body["user_id"],
+            user_name=body.get("user_name") or body["user_id"],
         )
-        responder = SlackResponder(client, channel, respond=respond)
+        responder = SlackResponder(client, command.channel, respond=respond)
         if name == "ingest":
             # A slash command cannot carry a file, so /ingest only explains how to share one.
-            await responder.send(Reply(messages.SLACK_INGEST_HOW if is_admin else messages.ADMIN_ONLY.format(name=name)))
+            text = messages.SLACK_INGEST_HOW if command.is_admin else messages.ADMIN_ONLY.format(name=name)
+            await responder.send(Reply(text))
             return
         await self.dispatch(command, responder)
 
@@ -212,21 +210,18 @@ class SlackAdapter:
         """Run the command a clicked button carries, as the user who clicked it."""
         await ack()
         name, _, args = action["value"].lstrip("/").partition(" ")
-        user = body["user"]["id"]
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        user = body["user"]
         container = body.get("container") or {}
         channel = container.get("channel_id") or body["channel"]["id"]
         thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
-        is_admin, user_name = await self.user_role(client, team, user, body["user"].get("username") or user)
-        command = Command(
+        command = await self.build_command(
+            client,
             name=name.lower(),
-            args=args.strip(),
-            platform="slack",
-            tenant=team,
+            args=args,
+            team=(body.get("team") or {}).get("id") or user.get("team_id", ""),
             channel=channel,
-            user=user,
-            user_name=user_name,
-            is_admin=is_admin,
+            user=user["id"],
+            user_name=user.get("username") or user["id"],
         )
         await self.dispatch(command, SlackResponder(client, channel, thread_ts=thread_ts, respond=respond))
 
@@ -237,7 +232,6 @@ class SlackAdapter:
         user, channel = event.get("user", ""), event["channel"]
         text = MENTION.sub("", event.get("text", "")).strip()
         files = event.get("files") or []
-        is_admin, user_name = await self.user_role(client, team, user, user)
         responder = SlackResponder(client, channel, thread_ts=thread_ts)
 
         if files:
@@ -251,15 +245,8 @@ class SlackAdapter:
         else:
             attachments = ()
             name, args = ("ask", text) if text else ("help", "")
-        command = Command(
-            name=name,
-            args=args,
-            platform="slack",
-            tenant=team,
-            channel=channel,
-            user=user,
-            user_name=user_name,
-            is_admin=is_admin,
+        command = await self.build_command(
+            client, name=name, args=args, team=team, channel=channel, user=user, user_name=user,
             attachments=tuple(attachments),
         )
         await self.dispatch(command, responder)
@@ -296,6 +283,33 @@ class SlackAdapter:
             )
             return True
         return False
+
+    async def build_command(
+        self, client: AsyncWebClient, *, name: str, args: str, team: str, channel: str, user: str, user_name: str,
+        attachments: tuple[Attachment, ...] = (),
+    ) -> Command:
+        """Build a core command; users.info is asked only when the command needs to know who is an admin.
+
+        Looking every user up would spend users.info's rate limit (Tier 4) on
+        commands that do not check roles.
+        """
+        args = args.strip()
+        spec = self.router.registry.get(name)
+        needs_role = (spec is not None and spec.admin_only) or (name == "docs" and args.split()[:1] == ["remove"])
+        is_admin = user in self.admin_ids
+        if needs_role:
+            is_admin, user_name = await self.user_role(client, team, user, user_name)
+        return Command(
+            name=name,
+            args=args,
+            platform="slack",
+            tenant=team,
+            channel=channel,
+            user=user,
+            user_name=user_name,
+            is_admin=is_admin,
+            attachments=attachments,
+        )
 
     async def user_role(self, client: AsyncWebClient, team: str, user: str, fallback_name: str) -> tuple[bool, str]:
         """Return whether `user` is an admin, and the name to show, from users.info (cached for 5 minutes)."""
@@ -386,6 +400,7 @@ async def serve_http(adapter: SlackAdapter, host: str, port: int) -> None:
 
 async def serve_socket_mode(adapter: SlackAdapter, app_token: str) -> None:
     """Connect to Slack over Socket Mode and handle events until cancelled."""
+    # NOTE: the tests drive the app in HTTP mode only; this path has not run against Slack itself.
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(adapter.app, app_token)
