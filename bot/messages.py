@@ -55,6 +55,6 @@ SLACK_FILE_SIGN_IN_PAGE = (
 )
 SLACK_FILE_DOWNLOAD_FAILED = "downloading it from Slack failed ({error}); share the file again."
 SLACK_MISSING_TOKENS = (
-    "Slack {mode} needs {names}. Set them in the environment or .env "
-    "(see the README's Slack section for where each token is found)."
+    "Slack {mode} cannot start: missing {names}. Set each in the environment or .env; "
+    "the README's Slack section shows where each token is found."
 )

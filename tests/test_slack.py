@@ -191,12 +191,11 @@ def test_render_buttons_carry_commands():
 
 
 def test_bad_signature_rejected(bot, fake):
-    response = bot.post(urlencode({"command": "/ask", "text": "hi"}), "application/x-www-form-urlencoded", secret="wrong")
+    form = {"team_id": "T0TEAM", "channel_id": "CBADSIG", "user_id": LEARNER, "command": "/tutor-help", "text": ""}
+    response = bot.post(urlencode(form), "application/x-www-form-urlencoded", secret="not-the-signing-secret")
     assert response.status_code == 401
-    time.sleep(0.2)
-    assert fake.calls_to("chat.postMessage") == [] or all(
-        call.params.get("channel") != "general" for call in fake.calls_to("chat.postMessage")
-    )
+    time.sleep(0.5)
+    assert fake.calls_to("chat.postMessage", "CBADSIG") == []
 
 
 def test_slash_ask_acknowledged_before_work(bot, fake):

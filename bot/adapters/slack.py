@@ -159,7 +159,7 @@ class SlackAdapter:
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
         )
-        self._admins: dict[tuple[str, str], tuple[float, bool, str]] = {}
+        self._roles: dict[tuple[str, str], tuple[float, bool, str]] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._register()
 
@@ -192,19 +192,19 @@ class SlackAdapter:
             return
         await self.dispatch(command, responder)
 
-    async def on_mention(self, body, event, client, context, request) -> None:
+    async def on_mention(self, body, event, client, request) -> None:
         if self._is_redelivery(body, event, request):
             return
         thread_ts = event.get("thread_ts") or event["ts"]
-        await self._handle_message(body, event, client, context, thread_ts)
+        await self._handle_message(body, event, client, thread_ts)
 
-    async def on_direct_message(self, body, event, client, context, request) -> None:
+    async def on_direct_message(self, body, event, client, request) -> None:
         """Handle a message in a DM with the bot: a shared file is ingested, text is a question."""
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype") not in (None, "file_share"):
             return
         if self._is_redelivery(body, event, request):
             return
-        await self._handle_message(body, event, client, context, event.get("thread_ts"))
+        await self._handle_message(body, event, client, event.get("thread_ts"))
 
     async def on_choice(self, ack, body, action, client, respond) -> None:
         """Run the command a clicked button carries, as the user who clicked it."""
@@ -227,7 +227,7 @@ class SlackAdapter:
 
     # -- helpers -----------------------------------------------------------------
 
-    async def _handle_message(self, body, event, client, context, thread_ts: str | None) -> None:
+    async def _handle_message(self, body, event, client, thread_ts: str | None) -> None:
         team = body.get("team_id") or event.get("team", "")
         user, channel = event.get("user", ""), event["channel"]
         text = MENTION.sub("", event.get("text", "")).strip()
@@ -313,7 +313,7 @@ class SlackAdapter:
 
     async def user_role(self, client: AsyncWebClient, team: str, user: str, fallback_name: str) -> tuple[bool, str]:
         """Return whether `user` is an admin, and the name to show, from users.info (cached for 5 minutes)."""
-        cached = self._admins.get((team, user))
+        cached = self._roles.get((team, user))
         if cached is not None and time.monotonic() - cached[0] < ADMIN_CACHE_SECONDS:
             return cached[1], cached[2]
         is_admin, name = user in self.admin_ids, fallback_name
@@ -325,7 +325,7 @@ class SlackAdapter:
         is_admin = is_admin or any(info.get(flag) for flag in ("is_admin", "is_owner", "is_primary_owner"))
         profile = info.get("profile") or {}
         name = profile.get("display_name") or info.get("real_name") or info.get("name") or fallback_name
-        self._admins[(team, user)] = (time.monotonic(), is_admin, name)
+        self._roles[(team, user)] = (time.monotonic(), is_admin, name)
         return is_admin, name
 
     async def attachments(self, client: AsyncWebClient, files: list[dict]) -> list[Attachment]:
