@@ -144,11 +144,12 @@ def test_split_keeps_links_and_code_blocks_whole():
     pieces = split_text(text, SECTION_LIMIT)
     assert any(link in piece for piece in pieces)
 
-    code = "```\n" + "\n".join(f"line {i}" for i in range(800)) + "\n```"
+    code = "```\n" + "\n".join(f"    line {i}" for i in range(800)) + "\n```"
     pieces = split_text(code, SECTION_LIMIT)
     assert len(pieces) >= 2
     for piece in pieces:
         assert len(piece) <= SECTION_LIMIT
+        assert all(line.startswith("    line ") for line in piece.splitlines()[1:-1])
         assert piece.startswith("```")
         assert piece.endswith("```")
 

@@ -149,16 +149,16 @@ class SlackAdapter:
         self.settings = settings
         self.bot_token = secret_value(settings.slack_bot_token) or ""
         self.admin_ids = set(settings.slack_admin_user_ids)
-        if client is None:
-            client = AsyncWebClient(token=self.bot_token)
-        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+        # Bolt builds the Web API client from the token; tests hand in one aimed at a local fake.
+        connection = {"token": self.bot_token} if client is None else {"client": client}
         self.app = AsyncApp(
-            client=client,
+            **connection,
             signing_secret=secret_value(settings.slack_signing_secret) if http else None,
             request_verification_enabled=http,
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
         )
+        self.app.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
         self._roles: dict[tuple[str, str], tuple[float, bool, str]] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._register()

@@ -190,7 +190,9 @@ def split_text(text: str, limit: int) -> list[str]:
     reserve = len("\n```") + len("```\n")  # room to close and reopen a cut code block
     while len(rest) > limit:
         cut = _cut_point(rest, limit - reserve)
-        piece, rest = rest[:cut].rstrip(), rest[cut:].strip()
+        piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip("\n")
+        if rest.startswith(" ") and not rest.startswith("  "):  # the space cut at, not code indentation
+            rest = rest[1:]
         if piece.count("```") % 2 == 1:
             piece += "\n```"
             rest = "```\n" + rest
