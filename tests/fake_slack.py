@@ -1,9 +1,10 @@
 """A loopback stand-in for Slack's Web API (aiohttp on 127.0.0.1) that records every call.
 
 It implements the methods the adapter calls (auth.test, users.info,
-chat.postMessage, chat.update, chat.delete, files.info and the three steps of
-files_upload_v2), serves files for the adapter to download, and lets a test
-delay or hold one method to see what happens while it is slow.
+chat.postMessage, chat.update, chat.delete, files.info, apps.connections.open
+and the three steps of files_upload_v2). It also serves files for the adapter
+to download, acts as the Socket Mode WebSocket endpoint, and lets a test delay
+or hold one method to see what happens while it is slow.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._next_ts = 1000
         self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
         self.base_url = ""
 
     async def start(self) -> str:
@@ -54,6 +56,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{name}", self._download)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -63,6 +66,8 @@ class FakeSlack:
         return self.base_url
 
     async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -120,6 +125,8 @@ class FakeSlack:
     def _answer(self, method: str, params: dict) -> dict:
         if method == "auth.test":
             return {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "genai-tutor"}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
         if method == "users.info":
             user = self.users.get(params.get("user"), {"id": params.get("user"), "name": "learner"})
             return {"ok": True, "user": user}
@@ -145,6 +152,22 @@ class FakeSlack:
                 return {"ok": False, "error": "file_not_found"}
             return {"ok": True, "file": self.file_object(name)}
         return {"ok": False, "error": "unknown_method"}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Act as Slack's Socket Mode endpoint: say hello, then record each acknowledgement the app sends."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        async for message in socket:
+            if message.type == web.WSMsgType.TEXT:
+                self.record("socket.ack", json.loads(message.data), {})
+        self._sockets.remove(socket)
+        return socket
+
+    async def send_envelope(self, envelope: dict) -> None:
+        """Push one Socket Mode envelope to the connected app."""
+        await self._sockets[-1].send_json(envelope)
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()

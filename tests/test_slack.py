@@ -1,4 +1,4 @@
-"""The Slack adapter end to end: the real Bolt app in HTTP mode, signed requests, a loopback Slack Web API.
+"""The Slack adapter end to end: the real Bolt app, signed requests, a loopback Slack Web API.
 
 The app and the fake API run on one event loop in a background thread. Tests
 POST requests the way Slack does and read what the bot sent to the fake API.
@@ -21,7 +21,7 @@ import yaml
 from slack_sdk.models.blocks import Block
 
 from bot import messages
-from bot.adapters.slack import SLASH_COMMANDS, SlackResponder
+from bot.adapters.slack import SLASH_COMMANDS, SlackAdapter, SlackResponder
 from bot.adapters.slack_render import (
     MAX_BLOCKS,
     MESSAGE_CHAR_BUDGET,
@@ -33,7 +33,7 @@ from bot.adapters.slack_render import (
 )
 from bot.core import Choice, Citation, Image, Reply
 from conftest import ROOT, shared_path
-from fake_slack import ServedFile
+from fake_slack import TEAM, ServedFile
 from slack_harness import ADMIN, BOT_TOKEN, LEARNER, LISTED_ADMIN, SlackBot, all_text
 
 FORBIDDEN_MENTIONS = ("<!everyone>", "<!here>", "<!channel>", "<!subteam", "<@&")
@@ -192,7 +192,7 @@ def test_render_buttons_carry_commands():
 
 
 def test_bad_signature_rejected(bot, fake):
-    form = {"team_id": "T0TEAM", "channel_id": "CBADSIG", "user_id": LEARNER, "command": "/tutor-help", "text": ""}
+    form = {"team_id": TEAM, "channel_id": "CBADSIG", "user_id": LEARNER, "command": "/tutor-help", "text": ""}
     response = bot.post(urlencode(form), "application/x-www-form-urlencoded", secret="not-the-signing-secret")
     assert response.status_code == 401
     time.sleep(0.5)
@@ -519,6 +519,43 @@ def test_sent_blocks_pass_block_kit_validation(bot, fake):
         assert len(call.params["blocks"]) <= MAX_BLOCKS
         for block in call.params["blocks"]:
             Block.parse(block).validate_json()
+
+
+def test_socket_mode_acks_and_dedupes(bot, fake):
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    async def connect() -> AsyncSocketModeHandler:
+        adapter = SlackAdapter(bot.router, bot.settings, client=bot.client, http=False)
+        handler = AsyncSocketModeHandler(adapter.app, "xapp-test-token")  # needs the running loop
+        await handler.connect_async()
+        return handler
+
+    handler = bot.run(connect())
+    try:
+        channel = "CSOCKET"
+        event = {"type": "app_mention", "user": "USOCKET", "text": "<@UBOT> what is a decision boundary?",
+                 "ts": "1700000040.000100", "channel": channel}
+        body = {"team_id": TEAM, "api_app_id": "A0APP", "type": "event_callback", "event_id": "EvSocket",
+                "event_time": int(time.time()), "event": event}
+        for attempt in range(2):
+            envelope = {"envelope_id": f"env-{attempt}", "type": "events_api", "accepts_response_payload": False,
+                        "retry_attempt": attempt, "retry_reason": "timeout" if attempt else "", "payload": body}
+            bot.run(fake.send_envelope(envelope))
+        command = {"team_id": TEAM, "channel_id": channel, "user_id": "USOCKET", "user_name": "sam",
+                   "command": "/progress", "text": "", "response_url": f"{fake.base_url}/api/response_url"}
+        bot.run(fake.send_envelope({"envelope_id": "env-command", "type": "slash_commands",
+                                    "accepts_response_payload": True, "payload": command}))
+
+        fake.wait_for("socket.ack", count=3)
+        acknowledged = {call.params["envelope_id"] for call in fake.calls_to("socket.ack")}
+        assert {"env-0", "env-1", "env-command"} <= acknowledged
+        fake.wait_for("chat.postMessage", channel, count=2)
+        time.sleep(2)
+        posts = fake.calls_to("chat.postMessage", channel)
+        assert len(posts) == 2  # one answer to the mention, one to /progress
+        assert sum(call.params.get("thread_ts") == event["ts"] for call in posts) == 1
+    finally:
+        bot.run(handler.close_async())
 
 
 # -- manifest and start-up ------------------------------------------------------------------

@@ -400,7 +400,6 @@ async def serve_http(adapter: SlackAdapter, host: str, port: int) -> None:
 
 async def serve_socket_mode(adapter: SlackAdapter, app_token: str) -> None:
     """Connect to Slack over Socket Mode and handle events until cancelled."""
-    # NOTE: the tests drive the app in HTTP mode only; this path has not run against Slack itself.
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(adapter.app, app_token)
