@@ -154,7 +154,7 @@ class FakeSlack:
         return {"ok": False, "error": "unknown_method"}
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        """Act as Slack's Socket Mode endpoint: say hello, then record each acknowledgement the app sends."""
+        """Act as Slack's Socket Mode endpoint: send hello, then record each acknowledgement the app sends."""
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         self._sockets.append(socket)

@@ -1,7 +1,8 @@
 """The Slack adapter end to end: the real Bolt app, signed requests, a loopback Slack Web API.
 
 The app and the fake API run on one event loop in a background thread. Tests
-POST requests the way Slack does and read what the bot sent to the fake API.
+POST requests the way Slack does in HTTP mode, push envelopes over the fake's
+Socket Mode WebSocket, and read what the bot sent to the fake API.
 The router, the knowledge base (embedded Qdrant, MiniLM) and the course are
 real; answers are extractive, so no LLM is loaded.
 """
@@ -354,17 +355,17 @@ def test_images_uploaded_in_thread(bot, fake):
 def test_unreachable_channel_explained_once(bot, fake):
     from bot.adapters.slack import SlackResponder as Responder
 
-    told = []
+    ephemeral = []
 
     async def respond(**kwargs):
-        told.append(kwargs)
+        ephemeral.append(kwargs)
 
     responder = Responder(bot.client, "CLOSED1", respond=respond)
     bot.run(responder.send(Reply("hello")))
     bot.run(responder.send(Reply("hello again")))
-    assert len(told) == 1
-    assert told[0]["text"] == messages.SLACK_CANNOT_POST
-    assert told[0]["response_type"] == "ephemeral"
+    assert len(ephemeral) == 1
+    assert ephemeral[0]["text"] == messages.SLACK_CANNOT_POST
+    assert ephemeral[0]["response_type"] == "ephemeral"
 
 
 def test_slash_ingest_explains_file_sharing(bot, fake):
