@@ -30,6 +30,7 @@ from bot.adapters.slack_render import (
     markdown_to_mrkdwn,
     mrkdwn_of,
     render_reply,
+    request_heading,
     split_text,
 )
 from bot.core import Choice, Citation, Image, Reply
@@ -178,6 +179,14 @@ def test_render_spills_into_more_messages():
     assert rendered[-1].blocks[-1]["type"] == "actions"
 
 
+def test_request_heading_escapes_request():
+    assert request_heading("U0ABC", "/ask is a<b & <!channel>?") == "<@U0ABC> /ask is a&lt;b &amp; &lt;!channel&gt;?"
+    assert request_heading("<!here>", "/progress") == "/progress"
+    long = request_heading("U0ABC", "/ask " + "word " * 1000)
+    assert len(long) <= 3000
+    assert long.endswith("…")
+
+
 def test_render_buttons_carry_commands():
     choices = [Choice(f"Choice {i}", f"/quiz 1 answer q{i} {i}") for i in range(30)]
     blocks = render_reply(Reply("Pick one", choices=choices))[0].blocks
@@ -219,6 +228,8 @@ def test_slash_ask_acknowledged_before_work(bot, fake):
     for call in fake.calls_to("chat.postMessage", channel):
         assert "thread_ts" not in call.params
         assert call.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    heading = fake.calls_to("chat.postMessage", channel)[0].params["blocks"][0]
+    assert heading["elements"][0]["text"] == "<@UACK> /ask what is a decision boundary?"
     updates = [call.at for call in fake.calls_to("chat.update", channel)]
     for earlier, later in zip(updates, updates[1:-1]):  # only the final edit may follow sooner
         assert later - earlier >= 0.9
@@ -483,6 +494,9 @@ def test_lesson_buttons_step_through(bot, fake):
     assert second.params["thread_ts"] == "1700000030.000100"
     labels = [button["text"]["text"] for button in _buttons([second.params])]
     assert "Back" in labels
+    assert second.params["blocks"][0] == {
+        "type": "context", "elements": [{"type": "mrkdwn", "text": "<@UCLICKER> picked Next"}]
+    }
 
 
 def test_quiz_buttons_grade_the_click(bot, fake):

@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
-from bot.adapters.slack_render import CHOICE_ACTION_PREFIX, SlackMessage, render_reply
+from bot.adapters.slack_render import CHOICE_ACTION_PREFIX, render_reply, request_heading
 from bot.core import Attachment, Command, Reply
 from bot.router import Router
 from bot.settings import Settings, secret_value
@@ -74,10 +74,13 @@ class SlackResponder:
 
     min_edit_interval = EDIT_INTERVAL_SECONDS
 
-    def __init__(self, client: AsyncWebClient, channel: str, *, thread_ts: str | None = None, respond=None):
+    def __init__(
+        self, client: AsyncWebClient, channel: str, *, thread_ts: str | None = None, respond=None, heading: str | None = None
+    ):
         self.client = client
         self.channel = channel
         self.thread_ts = thread_ts
+        self.heading = heading
         self._respond = respond
         self._unreachable = False
 
@@ -96,7 +99,7 @@ class SlackResponder:
         """Bring the posted messages in line with `reply`: update changed ones, post or delete the rest."""
         if self._unreachable:
             return
-        rendered = [message.payload() for message in render_reply(reply)]
+        rendered = [message.payload() for message in render_reply(reply, self.heading)]
         try:
             for index, payload in enumerate(rendered):
                 if index < len(posted.timestamps):
@@ -184,7 +187,8 @@ class SlackAdapter:
             user=body["user_id"],
             user_name=body.get("user_name") or body["user_id"],
         )
-        responder = SlackResponder(client, command.channel, respond=respond)
+        heading = request_heading(command.user, f"{body['command']} {command.args}".strip())
+        responder = SlackResponder(client, command.channel, respond=respond, heading=heading)
         if name == "ingest":
             # A slash command cannot carry a file, so /ingest only explains how to share one.
             text = messages.SLACK_INGEST_HOW if command.is_admin else messages.ADMIN_ONLY.format(name=name)
@@ -223,7 +227,11 @@ class SlackAdapter:
             user=user["id"],
             user_name=user.get("username") or user["id"],
         )
-        await self.dispatch(command, SlackResponder(client, channel, thread_ts=thread_ts, respond=respond))
+        label = (action.get("text") or {}).get("text", action["value"])
+        heading = request_heading(command.user, f"picked {label}")
+        await self.dispatch(
+            command, SlackResponder(client, channel, thread_ts=thread_ts, respond=respond, heading=heading)
+        )
 
     # -- helpers -----------------------------------------------------------------
 

@@ -43,6 +43,7 @@ ITALIC_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
 STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 BROADCAST_WORD = re.compile(r"@(everyone|here|channel)\b", re.IGNORECASE)
 SAFE_URL = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 BOLD_MARK = "\x02"  # stands for `*` until italics are converted, so `**x**` is not read as two italics
 WORD_JOINER = "\u2060"
@@ -236,12 +237,15 @@ class SlackMessage:
         return {"text": self.text, "blocks": self.blocks}
 
 
-def render_reply(reply: Reply) -> list[SlackMessage]:
+def render_reply(reply: Reply, heading: str | None = None) -> list[SlackMessage]:
     """Render a reply's text, sources and buttons as one or more messages, in reading order.
 
+    `heading` is mrkdwn from `request_heading`, shown first in small print.
     Images are not blocks: the adapter uploads them with files_upload_v2.
     """
     sections = [_section(piece) for piece in split_text(markdown_to_mrkdwn(reply.text), SECTION_LIMIT)]
+    if heading:
+        sections.insert(0, {"type": "context", "elements": [{"type": "mrkdwn", "text": heading}]})
     trailer = []
     if reply.citations:
         trailer.append(sources_block(reply.citations))
@@ -257,6 +261,20 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
     if current:
         messages.append(current)
     return [SlackMessage(_notification_text(blocks), blocks) for blocks in messages]
+
+
+def request_heading(user: str, request: str) -> str:
+    """Return the line that shows the channel who sent a slash command or clicked a button, and what.
+
+    The user is mentioned on purpose, because they sent the request. The request
+    text is escaped like any other text.
+    """
+    mention = f"<@{user}> " if USER_ID.match(user) else ""
+    text = defuse_broadcasts(escape(request))
+    limit = CONTEXT_TEXT_LIMIT - len(mention)
+    if len(text) > limit:
+        text = split_text(text, limit - 1)[0] + "…"
+    return mention + text
 
 
 def _section(text: str) -> dict:
@@ -309,7 +327,7 @@ def _notification_text(blocks: list[dict]) -> str:
         if block["type"] == "section":
             return split_text(block["text"]["text"], NOTIFICATION_TEXT_LIMIT)[0]
     if blocks and blocks[0]["type"] == "context":
-        return "Sources"
+        return blocks[0]["elements"][0]["text"][:NOTIFICATION_TEXT_LIMIT]
     return "Choices"
 
 
