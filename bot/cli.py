@@ -1,4 +1,4 @@
-"""The `genai-tutor` command: `chat` (the default), `ingest PATH...` and `discord`.
+"""The `genai-tutor` command: `chat` (the default), `ingest PATH...`, `discord` and `slack`.
 
 Heavy libraries (torch, sentence-transformers, llama.cpp) are imported only
 when a command needs them, so `genai-tutor --help` stays instant.
@@ -165,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a PDF, Markdown or text file, or a folder")
     ingest.add_argument("--tenant", default="local", help="tenant to ingest for: a Discord guild id, a Slack team id, or local (default)")
     ingest.add_argument("--added-by", default="cli", help="name shown in /docs as who added the documents (default: cli)")
+    slack = commands.add_parser("slack", help="run the Slack bot (Socket Mode, or HTTP mode with --http)")
+    slack.add_argument("--http", action="store_true", help="receive Slack's requests over HTTP instead of Socket Mode")
+    slack.add_argument("--port", type=int, default=3000, help="port for HTTP mode (default: 3000)")
+    slack.add_argument("--host", default="0.0.0.0", help="address for HTTP mode to listen on (default: 0.0.0.0, all)")
     return parser
 
 
@@ -188,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.adapters.discord import run
 
             return run(settings)
+        if args.command == "slack":
+            from bot.adapters.slack import run
+
+            return run(settings, http=args.http, port=args.port, host=args.host)
         return cmd_chat(settings)
     except StoreInUseError as error:
         print(error, file=sys.stderr)

@@ -46,3 +46,25 @@ NO_SUCH_CHOICE = "Pick one of the choices 1 to {count}."
 ANSWER_MISSING_TEXT = "Write your answer after /answer, for example: /answer the loss measures how wrong the model is"
 NO_OPEN_QUESTION = "No quiz question is open for you. Start a quiz with /quiz NUMBER, or continue one the same way."
 OPEN_QUESTION_IS_CHOICE = "The open quiz question is multiple choice: pick one of its choices instead of using /answer."
+
+# Slack adapter
+SLACK_INGEST_HOW = (
+    "Slash commands cannot carry files. To add a document, share the file (PDF, Markdown or text) "
+    "in a direct message with me, or in a message that mentions me; I reply with the chunks added."
+)
+SLACK_CANNOT_POST = (
+    "I cannot post in this conversation. Invite me to the channel with /invite, "
+    "or run the command in a direct message with me."
+)
+SLACK_FILE_INFO_FAILED = "Slack did not give me the shared file's details ({error}); share the file again."
+SLACK_FILE_NO_URL = "Slack sent no download link for this file; share it again as a file upload, not a link."
+SLACK_FILE_HTTP_ERROR = "downloading it from Slack failed with HTTP {status}; share the file again."
+SLACK_FILE_SIGN_IN_PAGE = (
+    "Slack returned a sign-in page instead of the file, so the bot's token cannot read files; "
+    "add the files:read scope to the app, reinstall it and share the file again."
+)
+SLACK_FILE_DOWNLOAD_FAILED = "downloading it from Slack failed ({error}); share the file again."
+SLACK_MISSING_TOKENS = (
+    "Slack {mode} cannot start: missing {names}. Set each in the environment or .env; "
+    "the README's Slack section shows where each token is found."
+)

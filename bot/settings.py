@@ -115,9 +115,13 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated role names whose members may /ingest and /docs remove, besides Manage Server.",
     )
-    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- bot token for the Slack adapter (not shipped yet).")
+    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- bot token for the Slack adapter.")
     slack_app_token: SecretStr | None = Field(default=None, description="xapp- token for Slack Socket Mode.")
     slack_signing_secret: SecretStr | None = Field(default=None, description="Signing secret for Slack HTTP mode.")
+    slack_admin_user_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Slack user ids, comma-separated, who may run admin commands besides workspace admins and owners.",
+    )
 
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
@@ -137,7 +141,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("discord_guild_ids", "discord_admin_roles", mode="before")
+    @field_validator("discord_guild_ids", "discord_admin_roles", "slack_admin_user_ids", mode="before")
     @classmethod
     def _comma_separated(cls, value):
         if isinstance(value, str):
