@@ -21,8 +21,8 @@ def run(text: str = DEFAULT_TEXT, layer: int | None = None, time_limit: float = 
 
     from lessons.demos import tinygpt
 
-    # NOTE: the brief training (about 300 steps) runs to the end even past `time_limit`, because the
-    # picture must not depend on how busy the machine is; later runs reuse the cached model.
+    # NOTE: the brief training runs to the end even past `time_limit`, so the picture does not
+    # depend on how busy the machine is. Later runs reuse the cached model.
     training = tinygpt.briefly_trained(0)
     layer_number = layer or tinygpt.LAYERS
     seen = tinygpt.in_alphabet(text)
@@ -70,7 +70,7 @@ def _draw(text, weights, layer_number) -> bytes:
         panel.set_title(f"head {head + 1}", fontsize=9)
         panel.set_xlabel("key (looked at)", fontsize=8)
         panel.set_ylabel("query (looking)", fontsize=8)
-    figure.colorbar(image, ax=list(panels), shrink=0.8, label="attention weight (gray: masked, 0)")
+    figure.colorbar(image, ax=list(panels), shrink=0.8, pad=0.01, label="attention weight (gray: masked, 0)")
     figure.suptitle(f"Tiny character GPT, layer {layer_number}: attention weights per head", fontsize=11)
     return to_png(figure)
 

@@ -109,7 +109,7 @@ def smollm2_losses(text: str) -> tuple[float, float, int]:
         model = _model()
         tokens = [model.token_bos()] + model.tokenize(text.encode("utf-8"), add_bos=False)
         if len(tokens) > model.n_ctx():
-            raise ValueError(f"the excerpt is {len(tokens)} tokens; SmolLM2's context here holds {model.n_ctx()}")
+            raise ValueError(f"the excerpt is {len(tokens)} tokens, more than SmolLM2's context of {model.n_ctx()}")
         model.reset()
         model.eval(tokens)
         logits = np.array(model.scores[: len(tokens) - 1], dtype=np.float64)  # (tokens - 1, vocabulary)

