@@ -112,12 +112,17 @@ def smollm2_losses(text: str) -> tuple[float, float, int]:
             raise ValueError(f"the excerpt is {len(tokens)} tokens, more than SmolLM2's context of {model.n_ctx()}")
         model.reset()
         model.eval(tokens)
-        logits = np.array(model.scores[: len(tokens) - 1], dtype=np.float64)  # (tokens - 1, vocabulary)
+        logits = np.array(model.scores[: len(tokens) - 1], dtype=np.float32)  # (tokens - 1, vocabulary)
 
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    # log softmax of the target only, row by row: log p = logit - max - log(sum(exp(logit - max))).
     targets = np.array(tokens[1:])
-    total = float(-log_probabilities[np.arange(len(targets)), targets].sum())
+    rows = np.arange(len(targets))
+    target_logits = logits[rows, targets].astype(np.float64)
+    maxima = logits.max(axis=1)
+    logits -= maxima[:, None]
+    np.exp(logits, out=logits)
+    normalizers = np.log(logits.sum(axis=1, dtype=np.float64))
+    total = float(-(target_logits - maxima - normalizers).sum())
     return total / len(text), total / len(targets), len(targets)
 
 
