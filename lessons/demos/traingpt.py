@@ -46,7 +46,7 @@ def run(steps: int = DEFAULT_STEPS, seed: int = 0, time_limit: float = 30.0) -> 
         f"(training loss {last_train:.2f}), in nats per character; per-character perplexity "
         f"{math.exp(last_held_out):.1f}.",
         "Samples after the prompt " + repr(SAMPLE_PROMPT) + f" (temperature {tinygpt.SAMPLE_TEMPERATURE}):\n"
-        + "\n".join(f"step {step}: {text!r}" for step, text in sorted(training.samples.items())),
+        + "\n".join(f"- after step {step}: {text!r}" for step, text in sorted(training.samples.items())),
     ]
     if training.stopped_early:
         lines.append(f"Stopped at step {training.steps_run} of {steps}: the demo's {time_limit:.0f} s limit ran out.")
