@@ -73,7 +73,8 @@ def test_visual_steps_name_known_demos():
     shipped = available()
     names = {step.demo for lesson in load_course().lessons.values() for step in lesson.steps if step.demo}
     assert "xor" in names
-    assert set(shipped) <= names | {"neuron"}
+    # neuron and generate are reached through /demo only; no lesson step draws their picture.
+    assert set(shipped) <= names | {"neuron", "generate"}
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -336,12 +337,28 @@ def test_generate_bigram_is_counts():
 
 
 def test_generate_smollm2_perplexity_per_character():
-    from lessons.demos.generate import smollm2_losses
+    import numpy as np
 
-    per_character, per_token, tokens = smollm2_losses("The cat sat on the mat. The dog sat on the rug.")
-    assert per_character * 47 == pytest.approx(per_token * tokens)
+    from lessons.demos.generate import smollm2_losses
+    from lessons.demos.nexttoken import _model
+
+    text = "The cat sat on the mat. The dog sat on the rug."
+    per_character, per_token, tokens = smollm2_losses(text)
+    assert per_character * len(text) == pytest.approx(per_token * tokens)
     # A real model predicts plain English far better than uniform guessing over 49,152 tokens.
     assert 0 < per_token < 6
+
+    # Oracle: a plain float64 log-softmax over the same logits.
+    model = _model()
+    ids = [model.token_bos()] + model.tokenize(text.encode("utf-8"), add_bos=False)
+    model.reset()
+    model.eval(ids)
+    logits = np.array(model.scores[: len(ids) - 1], dtype=np.float64)
+    log_softmax = logits - np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
+    log_softmax -= logits.max(axis=1, keepdims=True)
+    expected = -log_softmax[np.arange(len(ids) - 1), ids[1:]].mean()
+    assert tokens == len(ids) - 1
+    assert per_token == pytest.approx(expected, rel=1e-4)
 
 
 def test_generate_demo_ladder():

@@ -30,7 +30,9 @@ EMBEDDING = 48
 HEADS = 4
 LAYERS = 3
 BATCH = 32
-LEARNING_RATE = 1e-2  # peak; cosine decay to a tenth of it over the requested steps
+# Constant: after 500 steps, held-out loss was 1.88 at 1e-2, 1.93 at 6e-3, 2.20 at 3e-3 and 2.10 with a
+# cosine decay from 1e-2 to 1e-3 (seed 0). NOTE: runs of several thousand steps at this rate are untested.
+LEARNING_RATE = 1e-2
 SAMPLE_TEMPERATURE = 0.8
 EVAL_BATCHES = 4  # batches of BATCH windows for each held-out loss estimate
 
@@ -227,8 +229,7 @@ def train(
 ) -> TrainingRun:
     """Train a fresh model on random windows of the lessons, stopping early when `time_limit` runs out.
 
-    AdamW's learning rate follows a cosine from LEARNING_RATE down to a tenth
-    of it over `steps`. The held-out loss is estimated `evaluations` times over the run, and a
+    The optimizer is AdamW at a constant LEARNING_RATE. The held-out loss is estimated `evaluations` times over the run, and a
     sample is drawn after each step in `sample_steps` and after the last step,
     seeded with seed + step.
     """
@@ -242,7 +243,6 @@ def _train(torch, steps, seed, time_limit, sample_steps, sample_prompt, sample_l
     torch.manual_seed(seed)
     model = model_class()()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=LEARNING_RATE / 10)
     train_ids, held_out_ids = split_corpus()
     generator = torch.Generator().manual_seed(seed)
     run = TrainingRun(model, seed, steps)
@@ -259,7 +259,6 @@ def _train(torch, steps, seed, time_limit, sample_steps, sample_prompt, sample_l
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
         run.losses.append(loss.item())
 
         if step % evaluate_every == 0 or step == steps:
