@@ -256,7 +256,7 @@ def test_tinygpt_attention_matches_formula(short_training):
             assert attention_weights(model, text)[0, head] == pytest.approx(expected, abs=1e-5)
 
 
-def test_tinygpt_unknown_characters_become_question_marks():
+def test_tinygpt_unknown_characters_replaced():
     from lessons.demos.tinygpt import decode, encode, in_alphabet
 
     assert in_alphabet("café\nok") == "caf?\nok"
