@@ -186,7 +186,7 @@ TRAIN_STEPS = 30  # enough to see the loss fall; the chat default trains longer
 def short_training():
     from lessons.demos.tinygpt import train
 
-    return train(TRAIN_STEPS, seed=1, sample_steps=(1,), evaluations=3)
+    return train(TRAIN_STEPS, seed=1, sample_steps=(1,), evaluations=3, time_limit=600)
 
 
 def test_tinygpt_starts_near_uniform_loss(short_training):
@@ -211,7 +211,7 @@ def test_tinygpt_loss_falls(short_training):
 def test_tinygpt_deterministic_given_seed(short_training):
     from lessons.demos.tinygpt import train
 
-    again = train(TRAIN_STEPS, seed=1, sample_steps=(1,), evaluations=3)
+    again = train(TRAIN_STEPS, seed=1, sample_steps=(1,), evaluations=3, time_limit=600)
     assert again.losses == short_training.losses
     assert again.samples == short_training.samples
     other = train(5, seed=2, evaluations=1)
@@ -266,13 +266,13 @@ def test_tinygpt_unknown_characters_replaced():
 def test_train_gpt_demo_reports_loss():
     from lessons.demos.traingpt import parse, run
 
-    result = run(**parse(f"{TRAIN_STEPS} 3"))
+    result = run(**parse(f"{TRAIN_STEPS} 3"), time_limit=600)
     assert result.command == f"/demo train-gpt {TRAIN_STEPS} 3"
     assert result.facts["steps_run"] == TRAIN_STEPS
     assert result.facts["held_out_loss"] < result.facts["first_held_out_loss"]
     assert f"{result.facts['held_out_loss']:.2f} after step {TRAIN_STEPS}" in result.text
     assert png_size(result.png) == (800, 500)
-    assert run(**parse(f"{TRAIN_STEPS} 3")).png == result.png
+    assert run(**parse(f"{TRAIN_STEPS} 3"), time_limit=600).png == result.png
 
 
 def test_train_gpt_time_limit_returns_partial():
@@ -365,7 +365,7 @@ def test_generate_demo_ladder():
     from lessons.demos.generate import parse, run
 
     options = parse('"Attention is"')
-    result = run(**options)
+    result = run(**options, time_limit=600)  # a busy machine must not skip SmolLM2
     perplexity = result.facts["perplexity"]
     names = list(perplexity)
     assert len(result.facts["samples"]) == 4
@@ -374,9 +374,19 @@ def test_generate_demo_ladder():
     assert perplexity[names[0]] > perplexity[names[1]] > perplexity[names[2]] > perplexity[names[3]]
     assert result.command == '/demo generate "Attention is"'
     assert png_size(result.png) == (800, 500)
-    again = run(**options)
+    again = run(**options, time_limit=600)
     assert again.png == result.png
     assert again.facts["samples"] == result.facts["samples"]
+
+
+def test_generate_time_limit_skips_smollm2():
+    from lessons.demos.generate import run
+
+    result = run(time_limit=0)
+    assert "SmolLM2-135M" not in result.facts["samples"]
+    assert len(result.facts["perplexity"]) == 3
+    assert "limit ran out" in result.text
+    assert result.png.startswith(PNG_SIGNATURE)
 
 
 def test_tokenize_round_trips():
