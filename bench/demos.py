@@ -3,7 +3,7 @@
 Each demo runs twice in a fresh Python process: the first run pays for
 loading matplotlib's fonts and warming torch up, as the bot's first run does;
 the second is what later runs cost. Peak RSS includes importing torch and
-matplotlib. Run: python bench/demos.py
+matplotlib. Run: python bench/demos.py [NAME ...] (no names: every demo)
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def main() -> None:
         "\n| demo | command | first run in a process | next runs | peak RSS (whole process) | PNG |"
         "\n|---|---|---|---|---|---|"
     )
-    for name in available():
+    names = sys.argv[1:] or list(available())
+    for name in names:
         output = subprocess.run(
             [sys.executable, "-c", CHILD, name], capture_output=True, text=True, cwd=ROOT, check=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},

@@ -169,14 +169,14 @@ def test_ingest_report_names_replacement_and_skips(python_path, tmp_path):
 
 
 def test_visual_step_and_demo_write_pictures(python_path, tmp_path):
-    result = run_cli(["chat"], stdin="/lesson 1 2\n/demo xor 2 50 1\n/demo attention\n", env_extra={"LLM_BACKEND": "extractive"})
+    result = run_cli(["chat"], stdin="/lesson 1 2\n/demo xor 2 50 1\n/demo attenshun\n", env_extra={"LLM_BACKEND": "extractive"})
     out = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stderr
     images = sorted((tmp_path / "data" / "images").glob("*xor.png"))
     assert len(images) == 2
     assert "Picture: /demo xor 4 1000 0" in out
     assert "Reproduce: /demo xor 2 50 1" in out
-    assert "The attention demo is planned but not shipped yet" in out
+    assert "There is no demo called 'attenshun'" in out
 
 
 def test_demos_off_shows_text_only(python_path, tmp_path):

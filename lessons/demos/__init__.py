@@ -31,5 +31,11 @@ class Demo:
 def available() -> dict[str, Demo]:
     """Return the demos this build can run, by name."""
     from lessons.demos import embed, neuron, nexttoken, xor
+    from lessons.demos import attention, generate, tokenize, traingpt
 
-    return {demo.name: demo for demo in (xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO)}
+    shipped = [xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO]
+    shipped.append(generate.DEMO)
+    shipped.append(traingpt.DEMO)
+    shipped.append(attention.DEMO)
+    shipped.append(tokenize.DEMO)
+    return {demo.name: demo for demo in shipped}
