@@ -30,6 +30,6 @@ class Demo:
 
 def available() -> dict[str, Demo]:
     """Return the demos this build can run, by name."""
-    from lessons.demos import embed, neuron, nexttoken, vectordb, xor
+    from lessons.demos import embed, neuron, nexttoken, prompt, vectordb, xor
 
-    return {demo.name: demo for demo in (xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO, vectordb.DEMO)}
+    return {demo.name: demo for demo in (xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO, vectordb.DEMO, prompt.DEMO)}
