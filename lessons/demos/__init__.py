@@ -26,10 +26,11 @@ class Demo:
     description: str
     run: Callable[..., DemoResult]
     parse: Callable[[str], dict]  # chat arguments to keyword arguments of `run`; raises ValueError
+    needs_knowledge: bool = False  # if True, `run` also takes `answerer=`, the bot's knowledge.answer.Answerer
 
 
 def available() -> dict[str, Demo]:
     """Return the demos this build can run, by name."""
-    from lessons.demos import embed, neuron, nexttoken, prompt, vectordb, xor
+    from lessons.demos import embed, neuron, nexttoken, prompt, rag, vectordb, xor
 
-    return {demo.name: demo for demo in (xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO, vectordb.DEMO, prompt.DEMO)}
+    return {demo.name: demo for demo in (xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO, vectordb.DEMO, prompt.DEMO, rag.DEMO)}

@@ -1,0 +1,165 @@
+"""`/demo rag "question"`: the bot's own RAG pipeline laid open, from retrieved chunks to the answer.
+
+It runs what /ask runs, through the same `Answerer`: vector search over the
+knowledge base, merging chunks of the same section, the score threshold, the
+chat messages built for the model, and the answer (the model's, or the
+extractive one without a model). It searches only the built-in lessons, so
+the result, which a lesson caches and shows to everyone, never contains a
+server's own documents.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+from lessons.demos import Demo, DemoResult
+from lessons.demos.nexttoken import MAX_TEXT_CHARS
+from lessons.demos.plotting import new_figure, to_png
+
+DEFAULT_QUESTION = "What is a vector database?"
+SHOWN_PASSAGE_CHARS = 300  # passage text shown per passage in the chat; the facts keep the whole prompt
+LABEL_CHARS = 40
+
+
+def retrieve(answerer, question: str):
+    """Return (the raw top-k chunks of the search, the answer plan built from them) for the built-in lessons."""
+    from knowledge.base import BUILTIN_TENANT
+
+    hits = answerer.knowledge.search(question, BUILTIN_TENANT, answerer.top_k)
+    plan = answerer.retrieve(question, BUILTIN_TENANT)
+    return hits, plan
+
+
+def sent_to_model(hit, plan) -> bool:
+    """Tell whether a raw chunk is part of a passage in the prompt (passages merge chunks of one section)."""
+    return plan.covered and any((hit.doc_id, hit.location) == (p.doc_id, p.location) for p in plan.hits)
+
+
+def run(question: str = DEFAULT_QUESTION, time_limit: float = 20.0, answerer=None) -> DemoResult:
+    from knowledge.answer import build_messages
+
+    if answerer is None:
+        raise RuntimeError("the rag demo needs the knowledge base: run it from the bot, which passes its answerer")
+    deadline = time.monotonic() + time_limit
+    hits, plan = retrieve(answerer, question)
+    messages = build_messages(plan.question, plan.hits) if plan.covered else []
+    answer, stopped_early = _answer(answerer, plan, deadline)
+
+    lines = [f"**1. Retrieved** for {question!r} from the built-in lessons (top {answerer.top_k}, cosine similarity):"]
+    lines.append("\n".join(
+        f"{rank}. {hit.score:.3f} {_where(hit)}" + (" (in the prompt)" if sent_to_model(hit, plan) else "")
+        for rank, hit in enumerate(hits, start=1)
+    ) or "(nothing stored)")
+    lines.append(_prompt_section(answerer, plan, messages))
+    backend = answerer.llm.name if answerer.llm else "extractive: the passage sentences closest to the question"
+    lines.append(f"**3. Answer** ({backend}):\n> " + answer.strip().replace("\n", "\n> "))
+    if stopped_early:
+        lines.append(f"The answer stopped early: the demo's {time_limit:.0f} s limit ran out.")
+    if answerer.llm is not None:
+        lines.append("A model that samples (temperature above 0) may word the answer differently on each run.")
+    command = f'/demo rag "{question}"'
+    lines.append(f"Reproduce: `{command}`")
+    png = _draw(question, hits, plan, answerer.score_threshold)
+    facts = {
+        "hits": hits, "passages": plan.hits, "covered": plan.covered, "messages": messages, "answer": answer,
+        "threshold": answerer.score_threshold,
+    }
+    return DemoResult("\n\n".join(lines), png, command, facts)
+
+
+def _answer(answerer, plan, deadline: float) -> tuple[str, bool]:
+    """Collect the streamed answer; return (the text so far, whether the deadline cut it)."""
+    pieces = []
+    for piece in answerer.generate(plan):
+        pieces.append(piece)
+        if time.monotonic() > deadline:
+            return "".join(pieces), True
+    return "".join(pieces), False
+
+
+def _prompt_section(answerer, plan, messages) -> str:
+    if not plan.covered:
+        return f"**2. Prompt**: none sent. {plan.notice}"
+    total = sum(len(message["content"]) for message in messages)
+    shown = []
+    for message in messages:
+        content = message["content"]
+        if message["role"] == "user":
+            content = _shorten_passages(content, plan)
+        shown.append(f"[{message['role']}]\n{content}")
+    heading = f"**2. Prompt**, {total} characters; passage texts are shortened here to {SHOWN_PASSAGE_CHARS}."
+    if answerer.llm is None:
+        heading += " No model is configured (LLM_BACKEND=extractive), so it is built but not sent."
+    return heading + "\n```\n" + "\n\n".join(shown) + "\n```"
+
+
+def _shorten_passages(content: str, plan) -> str:
+    for hit in plan.hits:
+        text = hit.text.replace("<passages>", "(passages)").replace("</passages>", "(/passages)")
+        if len(text) > SHOWN_PASSAGE_CHARS:
+            content = content.replace(text, text[:SHOWN_PASSAGE_CHARS].rstrip() + " …", 1)
+    return content
+
+
+def _where(hit) -> str:
+    return f"{hit.source} > {hit.location}" if hit.location else hit.source
+
+
+def _label(rank: int, hit) -> str:
+    """Return a two-line label: rank and file name, then the section, each shortened to fit the chart."""
+    name = hit.source.rsplit("/", 1)[-1]
+    section = textwrap.shorten(hit.location, LABEL_CHARS, placeholder="…") if hit.location else "(no section)"
+    return f"{rank}. {textwrap.shorten(name, LABEL_CHARS, placeholder='…')}\n{section}"
+
+
+def _draw(question, hits, plan, threshold) -> bytes:
+    figure = new_figure()
+    panel = figure.add_subplot()
+    positions = list(range(len(hits)))
+    sent = [sent_to_model(hit, plan) for hit in hits]
+    colors = ["tab:blue" if used else "tab:gray" for used in sent]
+    labels = [_label(rank, hit) for rank, hit in enumerate(hits, start=1)]
+
+    bars = panel.barh(positions, [hit.score for hit in hits], color=colors)
+    panel.bar_label(bars, fmt="%.3f", padding=3, fontsize=9)
+    panel.axvline(threshold, color="tab:red", linestyle="--", linewidth=1.5)
+    panel.set_yticks(positions, labels, fontsize=8)
+    panel.invert_yaxis()
+    panel.set_xlim(min([0.0] + [hit.score - 0.05 for hit in hits]), 1)
+    panel.set_xlabel("cosine similarity to the question")
+    panel.set_ylabel("retrieved chunk: rank, file, section")
+
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    legend = [
+        Patch(color="tab:blue", label="in the prompt"),
+        Patch(color="tab:gray", label="retrieved, left out"),
+        Line2D([0], [0], color="tab:red", linestyle="--", label=f"threshold {threshold:.2f}"),
+    ]
+    panel.legend(handles=legend, loc="lower right", fontsize=8)
+    verdict = "answered from the passages" if plan.covered else "best score below the threshold: not answered"
+    title = textwrap.shorten(question, 60, placeholder="…")
+    figure.suptitle(f"RAG retrieval for {title!r}: {verdict}", fontsize=11)
+    return to_png(figure)
+
+
+def parse(args: str) -> dict:
+    """Read the question, with or without quotes; empty means the default question."""
+    question = args.strip().strip("\"'“”").strip()
+    if not question:
+        return {}
+    if len(question) > MAX_TEXT_CHARS:
+        raise ValueError(f"the question is {len(question)} characters; give at most {MAX_TEXT_CHARS}")
+    return {"question": question}
+
+
+DEMO = Demo(
+    name="rag",
+    usage='["question"]',
+    description="Trace one question through the RAG pipeline: retrieved chunks, the prompt, the answer.",
+    run=run,
+    parse=parse,
+    needs_knowledge=True,
+)
