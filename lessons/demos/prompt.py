@@ -102,7 +102,8 @@ def run(question: str = DEFAULT_QUESTION, time_limit: float = 20.0) -> DemoResul
     for style in STYLES:
         if replies and time.monotonic() > deadline:
             break
-        replies[style] = greedy_reply(render_prompt(build_messages(style, question)), deadline=deadline)
+        prompt = render_prompt(build_messages(style, question))
+        replies[style] = greedy_reply(prompt, max_new_tokens=MAX_NEW_TOKENS, deadline=deadline)
 
     lines = [f"The question {question!r} to SmolLM2-135M-Instruct four ways (greedy decoding, so every run repeats):"]
     for style, reply in replies.items():

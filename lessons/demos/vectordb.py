@@ -63,12 +63,20 @@ def dataset(count: int, seed: int):
     vectors = np.asarray(_embedder().embed(chosen), dtype=np.float32)  # (QUERIES + real, 384), unit length
     queries, indexed = vectors[:QUERIES], vectors[QUERIES:]
 
-    padding = count - len(indexed)
-    if padding > 0:
-        noise = np.random.default_rng(seed + 1).standard_normal((padding, indexed.shape[1])).astype(np.float32)
-        noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-        indexed = np.vstack([indexed, noise])
-    return queries, indexed, chosen[:QUERIES], max(padding, 0)
+    padding = max(count - len(indexed), 0)
+    return queries, pad_with_unit_vectors(indexed, count, seed), chosen[:QUERIES], padding
+
+
+def pad_with_unit_vectors(vectors, count: int, seed: int):
+    """Append seeded random unit vectors until there are `count` rows."""
+    import numpy as np
+
+    missing = count - len(vectors)
+    if missing <= 0:
+        return vectors
+    noise = np.random.default_rng(seed).standard_normal((missing, vectors.shape[1])).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    return np.vstack([vectors, noise])
 
 
 def recall_at_k(found: list[list[int]], exact: list[list[int]], k: int) -> float:
