@@ -3,7 +3,9 @@
 Each demo runs twice in a fresh Python process: the first run pays for
 loading matplotlib's fonts and warming torch up, as the bot's first run does;
 the second is what later runs cost. Peak RSS includes importing torch and
-matplotlib. Run: python bench/demos.py
+matplotlib. Demos that need the knowledge base (rag) get the bot's services with
+the settings from the environment (DATA_DIR, LLM_BACKEND); the lessons are
+ingested before the clock starts. Run: python bench/demos.py [NAME ...]
 """
 
 from __future__ import annotations
@@ -22,11 +24,18 @@ CHILD = """
 import json, resource, sys, time
 from lessons.demos import available
 demo = available()[sys.argv[1]]
+services = {}
+if demo.needs_knowledge:
+    from bot.services import Services
+    from bot.settings import load_settings
+    bot = Services(load_settings())
+    bot.ingest_lessons()
+    services = {"answerer": bot.answerer}
 started = time.monotonic()
-result = demo.run()
+result = demo.run(**services)
 first = time.monotonic() - started
 started = time.monotonic()
-demo.run()
+demo.run(**services)
 second = time.monotonic() - started
 print(json.dumps({"first": first, "second": second, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "png_kib": len(result.png) / 1024, "command": result.command}))
@@ -41,7 +50,7 @@ def main() -> None:
         "\n| demo | command | first run in a process | next runs | peak RSS (whole process) | PNG |"
         "\n|---|---|---|---|---|---|"
     )
-    for name in available():
+    for name in sys.argv[1:] or available():
         output = subprocess.run(
             [sys.executable, "-c", CHILD, name], capture_output=True, text=True, cwd=ROOT, check=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
