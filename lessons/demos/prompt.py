@@ -79,7 +79,7 @@ def greedy_reply(prompt: str, max_new_tokens: int = MAX_NEW_TOKENS, deadline: fl
         model.reset()
         model.eval(prompt_ids)
         chosen, probabilities, first_entropy, finished = [], [], 0.0, False
-        # NOTE: SmolLM2 ends a turn with its EOS token (<|im_end|>); a model with other end-of-turn tokens would run to the cap.
+        # NOTE: SmolLM2 ends a turn with its EOS token (<|im_end|>), so a model with other end-of-turn tokens would run to the cap.
         while len(chosen) < max_new_tokens and time.monotonic() < deadline:
             distribution = softmax(np.array(model.scores[model.n_tokens - 1], dtype=np.float64), 1.0)  # (vocab,)
             if not chosen:

@@ -18,7 +18,7 @@ from lessons.demos.nexttoken import MAX_TEXT_CHARS
 from lessons.demos.plotting import new_figure, to_png
 
 DEFAULT_QUESTION = "What is a vector database?"
-SHOWN_PASSAGE_CHARS = 300  # passage text shown per passage in the chat; the facts keep the whole prompt
+SHOWN_PASSAGE_CHARS = 300  # characters of each passage shown in the chat, while the facts keep the whole prompt
 LABEL_CHARS = 40
 
 
@@ -69,7 +69,7 @@ def run(question: str = DEFAULT_QUESTION, time_limit: float = 20.0, answerer=Non
 
 
 def _answer(answerer, plan, deadline: float) -> tuple[str, bool]:
-    """Collect the streamed answer; return (the text so far, whether the deadline cut it)."""
+    """Collect the streamed answer and return (the text so far, whether the deadline cut it)."""
     pieces = []
     for piece in answerer.generate(plan):
         pieces.append(piece)
@@ -82,16 +82,16 @@ def _prompt_section(answerer, plan, messages) -> str:
     if not plan.covered:
         return f"**2. Prompt**: none sent. {plan.notice}"
     total = sum(len(message["content"]) for message in messages)
-    shown = []
+    shortened_messages = []
     for message in messages:
         content = message["content"]
         if message["role"] == "user":
             content = _shorten_passages(content, plan)
-        shown.append(f"[{message['role']}]\n{content}")
+        shortened_messages.append(f"[{message['role']}]\n{content}")
     heading = f"**2. Prompt**, {total} characters; passage texts are shortened here to {SHOWN_PASSAGE_CHARS}."
     if answerer.llm is None:
         heading += " No model is configured (LLM_BACKEND=extractive), so it is built but not sent."
-    return heading + "\n```\n" + "\n\n".join(shown) + "\n```"
+    return heading + "\n```\n" + "\n\n".join(shortened_messages) + "\n```"
 
 
 def _shorten_passages(content: str, plan) -> str:

@@ -1,9 +1,9 @@
 """`/demo vectordb [n] [seed]`: the same embeddings in FAISS, Chroma and Qdrant; recall@k and query time.
 
 The vectors are all-MiniLM-L6-v2 embeddings of sentences from the built-in
-lessons. A seeded shuffle holds some sentences out as queries and indexes the
-next n; beyond the lessons' sentences, the index is padded with seeded random
-unit vectors. Every engine gets the same vectors and the same queries, one
+lessons. A seeded shuffle picks some sentences as queries and indexes the next
+n. When n exceeds the lessons' sentences, seeded random unit vectors fill the
+rest of the index. Every engine gets the same vectors and the same queries, one
 query at a time. FAISS's flat index is exact, so its top k defines recall.
 """
 
@@ -36,7 +36,7 @@ class EngineRun:
 
 
 def lesson_sentences() -> list[str]:
-    """Split the built-in lessons' prose into sentences; code blocks, tables and headings are left out."""
+    """Split the built-in lessons' prose into sentences, leaving out code blocks, tables and headings."""
     from lessons import LESSONS_DIR
 
     sentences = []
@@ -88,7 +88,7 @@ def recall_at_k(found: list[list[int]], exact: list[list[int]], k: int) -> float
 
 
 def _timed(build: Callable[[], Callable], queries) -> tuple[list[list[int]], float, float]:
-    """Build an index, then run the queries one at a time; return (ids, build seconds, mean query seconds)."""
+    """Build an index, run the queries one at a time, and return (ids, build seconds, mean query seconds)."""
     started = time.perf_counter()
     search = build()
     built = time.perf_counter()
@@ -161,12 +161,12 @@ def _qdrant(vectors):
 
 
 def compare_engines(queries, vectors, time_limit: float = 60.0) -> tuple[list[EngineRun], bool]:
-    """Index the vectors in each engine and search them; return the runs and whether the time limit cut it short."""
+    """Index the vectors in each engine and search them, and return the runs and whether the time limit cut them short."""
     import faiss
 
     builders = dict(zip(ENGINES, (_faiss(vectors, True), _faiss(vectors, False), _chroma(vectors), _qdrant(vectors))))
     threads = faiss.omp_get_max_threads()
-    # HNSW inserts in parallel threads link nodes in a varying order; one thread makes the graph reproducible.
+    # HNSW inserts in parallel threads link nodes in a varying order, so one thread makes the graph reproducible.
     faiss.omp_set_num_threads(1)
     runs = []
     started = time.monotonic()
@@ -246,14 +246,14 @@ def parse(args: str) -> dict:
     words = args.split()
     if len(words) > 2:
         raise ValueError("takes at most two numbers: vectors to index and seed, e.g. /demo vectordb 500 0")
-    limits = {"count": (TOP_K, MAX_COUNT), "seed": (0, 2**31 - 1)}
+    # (name in the chat, keyword argument of run, lowest, highest)
+    fields = (("n", "count", TOP_K, MAX_COUNT), ("seed", "seed", 0, 2**31 - 1))
     values = {}
-    for name, word in zip(("count", "seed"), words):
+    for (label, name, low, high), word in zip(fields, words):
         if not word.isdigit():
-            raise ValueError(f"{'n' if name == 'count' else name} must be a whole number, got {word!r}; e.g. /demo vectordb 500 0")
-        low, high = limits[name]
+            raise ValueError(f"{label} must be a whole number, got {word!r}; e.g. /demo vectordb 500 0")
         if not low <= int(word) <= high:
-            raise ValueError(f"{'n' if name == 'count' else name} must be between {low} and {high}, got {word}")
+            raise ValueError(f"{label} must be between {low} and {high}, got {word}")
         values[name] = int(word)
     return values
 
