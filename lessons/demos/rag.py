@@ -70,6 +70,7 @@ def run(question: str = DEFAULT_QUESTION, time_limit: float = 20.0, answerer=Non
 
 def _answer(answerer, plan, deadline: float) -> tuple[str, bool]:
     """Collect the streamed answer and return (the text so far, whether the deadline cut it)."""
+    # NOTE: the deadline is checked between streamed sentences, so a slow model can overrun it by one sentence.
     pieces = []
     for piece in answerer.generate(plan):
         pieces.append(piece)
