@@ -90,9 +90,12 @@ async def _add_picture(ctx: Context, step: Step, reply: Reply) -> None:
 
 @lru_cache(maxsize=16)
 def default_result(name: str, time_limit: float, **services) -> DemoResult:
-    """Run a demo with its defaults once per process; demos are deterministic, so the result can be reused.
+    """Run a demo with its defaults once per process and reuse the result.
 
-    `services` are the bot's services the demo takes (see `service_options`); they are part of the cache key.
+    Demos are deterministic apart from measured times and sampled model answers,
+    so one picture serves every learner. `services` are the bot's services the
+    demo takes (see `service_options`), and they are part of the cache key.
+    NOTE: a run that the time limit cut short is cached as well.
     """
     return available()[name].run(time_limit=time_limit, **services)
 
