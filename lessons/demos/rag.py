@@ -20,6 +20,7 @@ from lessons.demos.plotting import new_figure, to_png
 DEFAULT_QUESTION = "What is a vector database?"
 SHOWN_PASSAGE_CHARS = 300  # characters of each passage shown in the chat, while the facts keep the whole prompt
 LABEL_CHARS = 40
+TEXT_COLUMNS, TEXT_LINES = 60, 9  # monospace block of the prompt outline and of the answer in the picture
 
 
 def retrieve(answerer, question: str):
@@ -60,7 +61,7 @@ def run(question: str = DEFAULT_QUESTION, time_limit: float = 20.0, answerer=Non
         lines.append("A model that samples (temperature above 0) may word the answer differently on each run.")
     command = f'/demo rag "{question}"'
     lines.append(f"Reproduce: `{command}`")
-    png = _draw(question, hits, plan, answerer.score_threshold)
+    png = _draw(question, hits, plan, answerer.score_threshold, messages, answer)
     facts = {
         "hits": hits, "passages": plan.hits, "covered": plan.covered, "messages": messages, "answer": answer,
         "threshold": answerer.score_threshold,
@@ -114,36 +115,64 @@ def _label(rank: int, hit) -> str:
     return f"{rank}. {textwrap.shorten(name, LABEL_CHARS, placeholder='…')}\n{section}"
 
 
-def _draw(question, hits, plan, threshold) -> bytes:
+def _draw(question, hits, plan, threshold, messages, answer) -> bytes:
     figure = new_figure()
-    panel = figure.add_subplot()
-    positions = list(range(len(hits)))
-    sent = [sent_to_model(hit, plan) for hit in hits]
-    colors = ["tab:blue" if used else "tab:gray" for used in sent]
-    labels = [_label(rank, hit) for rank, hit in enumerate(hits, start=1)]
+    grid = figure.add_gridspec(2, 1, height_ratios=[1.7, 1])
+    _draw_scores(figure.add_subplot(grid[0]), hits, plan, threshold)
+    # The bottom row stays empty so the layout leaves room for the two text blocks. They are placed in
+    # figure coordinates because an axes there would be aligned with the chart's wide tick labels.
+    figure.add_subplot(grid[1]).axis("off")
+    _draw_text(figure, 0.01, "2. The prompt (outline)", _prompt_outline(plan, messages))
+    _draw_text(figure, 0.51, "3. The answer", textwrap.fill(" ".join(answer.split()), TEXT_COLUMNS))
+    verdict = "answered from the passages" if plan.covered else "best score below the threshold: not answered"
+    title = textwrap.shorten(question, 60, placeholder="…")
+    figure.suptitle(f"RAG for {title!r}: {verdict}", fontsize=11)
+    return to_png(figure)
 
-    bars = panel.barh(positions, [hit.score for hit in hits], color=colors)
-    panel.bar_label(bars, fmt="%.3f", padding=3, fontsize=9)
-    panel.axvline(threshold, color="tab:red", linestyle="--", linewidth=1.5)
-    panel.set_yticks(positions, labels, fontsize=8)
-    panel.invert_yaxis()
-    panel.set_xlim(min([0.0] + [hit.score - 0.05 for hit in hits]), 1)
-    panel.set_xlabel("cosine similarity to the question")
-    panel.set_ylabel("retrieved chunk: rank, file, section")
 
+def _draw_scores(panel, hits, plan, threshold) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+
+    positions = list(range(len(hits)))
+    colors = ["tab:blue" if sent_to_model(hit, plan) else "tab:gray" for hit in hits]
+    labels = [_label(rank, hit) for rank, hit in enumerate(hits, start=1)]
+    bars = panel.barh(positions, [hit.score for hit in hits], color=colors)
+    panel.bar_label(bars, fmt="%.3f", padding=3, fontsize=8)
+    panel.axvline(threshold, color="tab:red", linestyle="--", linewidth=1.5)
+    panel.set_yticks(positions, labels, fontsize=7)
+    panel.invert_yaxis()
+    panel.set_xlim(min([0.0] + [hit.score - 0.05 for hit in hits]), 1)
+    panel.set_xlabel("cosine similarity to the question", fontsize=9)
+    panel.set_title("1. Retrieved chunks, best first", fontsize=10)
 
     legend = [
         Patch(color="tab:blue", label="in the prompt"),
         Patch(color="tab:gray", label="retrieved, left out"),
         Line2D([0], [0], color="tab:red", linestyle="--", label=f"threshold {threshold:.2f}"),
     ]
-    panel.legend(handles=legend, loc="lower right", fontsize=8)
-    verdict = "answered from the passages" if plan.covered else "best score below the threshold: not answered"
-    title = textwrap.shorten(question, 60, placeholder="…")
-    figure.suptitle(f"RAG retrieval for {title!r}: {verdict}", fontsize=11)
-    return to_png(figure)
+    panel.legend(handles=legend, loc="lower right", fontsize=7)
+
+
+def _prompt_outline(plan, messages) -> str:
+    """Summarise the messages in a few lines: the rules' first line, one line per passage, the question."""
+    if not messages:
+        return "None sent: no chunk scored above the threshold."
+    rules = messages[0]["content"].splitlines()
+    lines = [f"[system] {textwrap.shorten(rules[0], 36, placeholder='…')} +{len(rules) - 1} lines", "[user] <passages>"]
+    for number, hit in enumerate(plan.hits, start=1):
+        name = hit.source.rsplit("/", 1)[-1]
+        where = textwrap.shorten(f"[{number}] {name} > {hit.location}", TEXT_COLUMNS - 14, placeholder="…")
+        lines.append(f"{where} ({len(hit.text)} chars)")
+    lines += ["</passages>", textwrap.shorten(f"Question: {plan.question}", TEXT_COLUMNS, placeholder="…")]
+    return "\n".join(lines)
+
+
+def _draw_text(figure, left: float, title: str, text: str) -> None:
+    lines = text.splitlines()
+    visible_text = "\n".join(lines[:TEXT_LINES]) + ("\n…" if len(lines) > TEXT_LINES else "")
+    figure.text(left, 0.285, title, fontsize=10, va="top")
+    figure.text(left, 0.24, visible_text, fontsize=7.5, family="monospace", va="top")
 
 
 def parse(args: str) -> dict:

@@ -248,7 +248,7 @@ def _draw(runs, recalls, count, padding) -> bytes:
     time_panel.set_xlabel("mean time per query, ms (log scale)")
     time_panel.set_title("Time for one query, this run", fontsize=10)
 
-    vectors = f"{count} vectors" + (f" ({padding} random padding)" if padding else "")
+    vectors = f"{count} vectors" + (f" ({padding} of them random)" if padding else "")
     figure.suptitle(f"One set of sentence embeddings, four engines: {vectors}, {QUERIES} queries, k = {TOP_K}", fontsize=11)
     return to_png(figure)
 
