@@ -99,6 +99,8 @@ def test_demo_deterministic(monkeypatch):
 def test_time_limit_returns_what_it_has():
     result = prompt.run(QUESTION, time_limit=0)
     assert list(result.facts["replies"]) == ["plain"]
+    assert len(result.facts["token_ids"]["plain"]) == 1  # the first token is decoded even after the deadline
+    assert result.facts["first_entropy_bits"]["plain"] > 0
     assert "limit ran out" in result.text
 
 

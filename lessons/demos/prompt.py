@@ -70,7 +70,10 @@ def render_prompt(messages: list[dict[str, str]]) -> str:
 
 
 def greedy_reply(prompt: str, max_new_tokens: int = MAX_NEW_TOKENS, deadline: float = float("inf")) -> GreedyReply:
-    """Decode greedily from the rendered prompt until the end-of-turn token, the token cap or the deadline."""
+    """Decode greedily from the rendered prompt until the end-of-turn token, the token cap or the deadline.
+
+    The deadline is checked before each token after the first.
+    """
     import numpy as np
 
     with _model_lock:
@@ -80,7 +83,8 @@ def greedy_reply(prompt: str, max_new_tokens: int = MAX_NEW_TOKENS, deadline: fl
         model.eval(prompt_ids)
         chosen, probabilities, first_entropy, finished = [], [], 0.0, False
         # NOTE: SmolLM2 ends a turn with its EOS token (<|im_end|>), so a model with other end-of-turn tokens would run to the cap.
-        while len(chosen) < max_new_tokens and time.monotonic() < deadline:
+        # The first token is always decoded, so a reply the deadline cuts still has its first-token figures.
+        while len(chosen) < max_new_tokens and (not chosen or time.monotonic() < deadline):
             distribution = softmax(np.array(model.scores[model.n_tokens - 1], dtype=np.float64), 1.0)  # (vocab,)
             if not chosen:
                 nonzero = distribution[distribution > 0]
