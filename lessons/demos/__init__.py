@@ -31,6 +31,7 @@ class Demo:
 
 def available() -> dict[str, Demo]:
     """Return the demos this build can run, by name."""
-    from lessons.demos import embed, neuron, nexttoken, prompt, rag, vectordb, xor
+    from lessons.demos import embed, neuron, nexttoken, xor
+    from lessons.demos import prompt, rag, vectordb
 
     return {demo.name: demo for demo in (xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO, vectordb.DEMO, prompt.DEMO, rag.DEMO)}
