@@ -3,7 +3,10 @@
 Each demo runs twice in a fresh Python process: the first run pays for
 loading matplotlib's fonts and warming torch up, as the bot's first run does;
 the second is what later runs cost. Peak RSS includes importing torch and
-matplotlib. Run: python bench/demos.py [NAME ...] (no names: every demo)
+matplotlib. Demos that need the knowledge base (rag) get the bot's services with
+the settings from the environment (LLM_BACKEND, for one) and a fresh temporary
+data directory, so a running bot's locked store is no obstacle; the lessons are
+ingested there before the clock starts. Run: python bench/demos.py [NAME ...]
 """
 
 from __future__ import annotations
@@ -22,11 +25,20 @@ CHILD = """
 import json, resource, sys, time
 from lessons.demos import available
 demo = available()[sys.argv[1]]
+services = {}
+if demo.needs_knowledge:
+    import tempfile
+    from pathlib import Path
+    from bot.services import Services
+    from bot.settings import load_settings
+    bot = Services(load_settings(data_dir=Path(tempfile.mkdtemp(prefix="bench-demos-"))))
+    bot.ingest_lessons()
+    services = {"answerer": bot.answerer}
 started = time.monotonic()
-result = demo.run()
+result = demo.run(**services)
 first = time.monotonic() - started
 started = time.monotonic()
-demo.run()
+demo.run(**services)
 second = time.monotonic() - started
 print(json.dumps({"first": first, "second": second, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "png_kib": len(result.png) / 1024, "command": result.command}))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot import messages
 from bot.commands import registry
 from bot.core import Image, Reply, UserError
 from bot.router import Context
 from lessons.course import DEMO_NAMES
-from lessons.demos import DemoResult, available
+from lessons.demos import Demo, DemoResult, available
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 @registry.command("demo", usage="NAME [ARGS]", expensive=True)
@@ -41,8 +46,14 @@ async def demo_command(ctx: Context) -> Reply:
         raise UserError(f"/demo {demo.name}: {error}") from None
 
     limit = ctx.services.settings.demo_time_limit_seconds
-    result = await ctx.run_model(lambda: demo.run(**options, time_limit=limit))
+    services = service_options(demo, ctx.services)
+    result = await ctx.run_model(lambda: demo.run(**options, **services, time_limit=limit))
     return demo_reply(demo.name, result)
+
+
+def service_options(demo: Demo, services: Services) -> dict:
+    """Return the bot's services a demo's `run` takes as keyword arguments."""
+    return {"answerer": services.answerer} if demo.needs_knowledge else {}
 
 
 def demo_reply(name: str, result: DemoResult) -> Reply:

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from bot import messages
 from bot.commands import registry
+from bot.commands.demo import service_options
 from bot.commands.docs import plural
 from bot.core import Choice, Image, Reply, UserError
 from bot.router import Context
@@ -80,15 +81,23 @@ async def _add_picture(ctx: Context, step: Step, reply: Reply) -> None:
         title, step_line, body = reply.text.split("\n\n", 2)  # as render_step builds it
         reply.text = "\n\n".join((title, step_line, note, body))
         return
-    result = await ctx.run_model(default_result, step.demo, ctx.services.settings.demo_time_limit_seconds)
+    limit = ctx.services.settings.demo_time_limit_seconds
+    services = service_options(demo, ctx.services)
+    result = await ctx.run_model(lambda: default_result(step.demo, limit, **services))
     reply.images.append(Image(result.png, f"{step.demo}.png", result.command))
     reply.text += f"\n\n_Picture: `{result.command}`; run it with other arguments to explore._"
 
 
 @lru_cache(maxsize=16)
-def default_result(name: str, time_limit: float) -> DemoResult:
-    """Run a demo with its defaults once per process; demos are deterministic, so the result can be reused."""
-    return available()[name].run(time_limit=time_limit)
+def default_result(name: str, time_limit: float, **services) -> DemoResult:
+    """Run a demo with its defaults once per process and reuse the result.
+
+    Demos are deterministic apart from measured times and sampled model answers,
+    so one picture serves every learner. `services` are the bot's services the
+    demo takes (see `service_options`), and they are part of the cache key.
+    NOTE: a run that the time limit cut short is cached as well.
+    """
+    return available()[name].run(time_limit=time_limit, **services)
 
 
 def render_step(lesson: Lesson, number: int, *, has_quiz: bool) -> Reply:

@@ -26,16 +26,13 @@ class Demo:
     description: str
     run: Callable[..., DemoResult]
     parse: Callable[[str], dict]  # chat arguments to keyword arguments of `run`; raises ValueError
+    needs_knowledge: bool = False  # if True, `run` also takes `answerer=`, the bot's knowledge.answer.Answerer
 
 
 def available() -> dict[str, Demo]:
     """Return the demos this build can run, by name."""
-    from lessons.demos import embed, neuron, nexttoken, xor
-    from lessons.demos import attention, generate, tokenize, traingpt
+    from lessons.demos import attention, embed, generate, neuron, nexttoken, prompt, rag, tokenize, traingpt, vectordb, xor
 
-    shipped = [xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO]
-    shipped.append(generate.DEMO)
-    shipped.append(traingpt.DEMO)
-    shipped.append(attention.DEMO)
-    shipped.append(tokenize.DEMO)
+    shipped = [xor.DEMO, neuron.DEMO, nexttoken.DEMO, embed.DEMO, generate.DEMO, traingpt.DEMO, attention.DEMO]
+    shipped += [tokenize.DEMO, vectordb.DEMO, prompt.DEMO, rag.DEMO]
     return {demo.name: demo for demo in shipped}
