@@ -28,6 +28,7 @@ class CommandSpec:
     arguments: dict[str, str] = field(default_factory=dict)
     expensive: bool = False
     admin_only: bool = False
+    hidden: bool = False  # run by buttons only; /help leaves it out
 
 
 def parse_docstring(handler: Handler) -> tuple[str, dict[str, str]]:
@@ -58,9 +59,16 @@ class Registry:
         self._commands: dict[str, CommandSpec] = {}
 
     def command(
-        self, name: str, *, usage: str = "", expensive: bool = False, admin_only: bool = False
+        self,
+        name: str,
+        *,
+        usage: str = "",
+        expensive: bool = False,
+        admin_only: bool = False,
+        hidden: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Register a handler under `name`. `expensive` commands get the per-user cooldown."""
+        """Register a handler under `name`. `expensive` commands get the per-user cooldown;
+        `hidden` ones are run by buttons and not listed by /help."""
 
         def register(handler: Handler) -> Handler:
             if name in self._commands:
@@ -74,6 +82,7 @@ class Registry:
                 arguments=arguments,
                 expensive=expensive,
                 admin_only=admin_only,
+                hidden=hidden,
             )
             return handler
 

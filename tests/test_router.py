@@ -50,13 +50,17 @@ def test_every_command_has_help_and_argument_docs():
                 assert text, f"/{spec.name} argument {name} has no description"
 
 
-def test_help_lists_every_command():
+def test_help_lists_every_command_but_button_only_ones():
     responder = RecordingResponder()
     run(make_router(bot_registry), Command("help"), responder)
     text = responder.texts()[-1]
     for spec in bot_registry:
-        assert f"/{spec.name}" in text
-        assert spec.description in text
+        if spec.hidden:
+            assert f"`/{spec.name}" not in text
+        else:
+            assert f"`/{spec.name}" in text
+            assert spec.description in text
+    assert bot_registry.get("feedback").hidden
 
 
 def test_handler_error_is_short_and_logged(caplog):
@@ -197,3 +201,4 @@ def test_docstring_required():
         @registry.command("bare")
         async def bare(ctx):
             return None
+

@@ -62,7 +62,7 @@ async def ask_command(ctx: Context) -> None:
     )
 
 
-@registry.command("feedback", usage="up|down ANSWER_ID")
+@registry.command("feedback", usage="up|down ANSWER_ID", hidden=True)
 async def feedback_command(ctx: Context) -> Reply:
     """Rate an /ask answer as helpful or not; the 👍 and 👎 buttons under each answer run this.
 

@@ -8,6 +8,8 @@ async def help_command(ctx: Context) -> Reply:
     """List the commands with what each one does."""
     lines = ["**Commands**", ""]
     for spec in ctx.router.registry:
+        if spec.hidden:
+            continue
         usage = f" {spec.usage}" if spec.usage else ""
         admin = " (admins)" if spec.admin_only else ""
         lines.append(f"- `/{spec.name}{usage}`: {spec.description}{admin}")
