@@ -128,7 +128,7 @@ class LiveMessage:
 
     def __init__(self, responder: Responder, min_interval: float | None = None):
         self._responder = responder
-        self._interval = responder.min_edit_interval if min_interval is None else min_interval
+        self.interval = responder.min_edit_interval if min_interval is None else min_interval
         self._message: MessageRef | None = None
         self._last_shown = 0.0
         self._pending: Reply | None = None
@@ -138,10 +138,15 @@ class LiveMessage:
             await self._show(reply)
             return
 
-        if time.monotonic() - self._last_shown >= self._interval:
+        if time.monotonic() - self._last_shown >= self.interval:
             await self._show(reply)
         else:
             self._pending = reply
+
+    @property
+    def started(self) -> bool:
+        """Whether the message has been sent, so that later states are edits."""
+        return self._message is not None
 
     async def finish(self, reply: Reply) -> None:
         await self._show(reply)

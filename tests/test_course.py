@@ -17,7 +17,7 @@ CODE_STEPS = [
     for step in lesson.steps
     if step.code
 ]
-CODE_TIME_LIMIT = 60  # seconds per block; blocks are written to run in well under 20
+CODE_TIME_LIMIT = 240  # seconds per block: they run in well under 20 on a quiet machine, but CI may share its cores
 
 
 def test_every_lesson_file_parses():

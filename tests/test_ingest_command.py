@@ -9,8 +9,8 @@ import time
 import pytest
 
 from bot.commands import registry as bot_registry
-from bot.commands.docs import _run_with_progress
-from bot.core import Attachment, Command
+from bot.commands.docs import _run_with_progress, format_report
+from bot.core import Attachment, Command, LiveMessage, Reply
 from bot.router import Context, Router
 from bot.services import Services
 from bot.settings import load_settings
@@ -157,17 +157,25 @@ def context_for(responder):
     return Context(command=Command("ingest"), responder=responder, services=None, router=router)
 
 
-def test_progress_edits_at_most_once_a_second():
+def test_progress_edits_at_most_once_a_second_then_become_the_report():
     responder = TimedResponder(min_edit_interval=0.0)
     stopped = threading.Event()
-    asyncio.run(_run_with_progress(context_for(responder), slow_ingest(25, 0.1, stopped)))
 
-    shown = [(moment, text) for kind, moment, text in responder.events if kind in ("send", "edit")]
+    async def ingest_command_flow():
+        live = LiveMessage(responder, 1.0)
+        report = await _run_with_progress(context_for(responder), live, slow_ingest(25, 0.1, stopped))
+        await live.finish(Reply(format_report(report)))
+        return report
+
+    report = asyncio.run(ingest_command_flow())
+
+    shown = [(moment, kind, text) for kind, moment, text in responder.events if kind in ("send", "edit")]
     assert len(shown) >= 3
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(shown, shown[1:])]
+    assert [kind for _, kind, _ in shown].count("send") == 1, "progress and report share one message"
+    gaps = [later - earlier for (earlier, _, _), (later, _, _) in zip(shown, shown[1:])]
     assert min(gaps) >= 0.99, gaps
-    assert "25/25 files" in shown[-1][1]
-    assert "75 chunks" in shown[-1][1]
+    assert any("/25 files" in text for _, _, text in shown[:-1])
+    assert shown[-1][2] == format_report(report)
 
 
 def test_cancel_stops_worker_without_unread_errors():
@@ -179,7 +187,7 @@ def test_cancel_stops_worker_without_unread_errors():
     async def main():
         asyncio.get_running_loop().set_exception_handler(lambda loop, context: unhandled.append(context))
         run = slow_ingest(200, 0.02, stopped, finished)
-        task = asyncio.ensure_future(_run_with_progress(context_for(responder), run))
+        task = asyncio.ensure_future(_run_with_progress(context_for(responder), LiveMessage(responder, 1.0), run))
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

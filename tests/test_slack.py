@@ -446,8 +446,7 @@ def test_mention_with_file_from_listed_admin(bot, fake):
     event = {"type": "app_mention", "user": LISTED_ADMIN, "text": "<@UBOT> please add this",
              "ts": "1700000012.000100", "channel": channel, "files": [{"id": "listed.md", "file_access": "check_file_info"}]}
     bot.event(event, event_id="Ev12")
-    fake.wait_for("chat.postMessage", channel, timeout=60)
-    assert "Added 1 document, 1 chunk" in bot.text_in(channel)
+    assert "Added 1 document, 1 chunk" in wait_for_text(bot, channel, "Added", timeout=60)
     assert len(fake.calls_to("files.info")) >= 1
     assert fake.calls_to("chat.postMessage", channel)[0].params["thread_ts"] == event["ts"]
 

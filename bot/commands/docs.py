@@ -38,15 +38,21 @@ async def ingest_command(ctx: Context) -> Reply:
         file: The PDF, Markdown or text file to add, attached to the command.
     """
     command = ctx.command
+    live = LiveMessage(ctx.responder, max(ctx.responder.min_edit_interval, PROGRESS_EDIT_INTERVAL))
     if command.attachments:
-        report = await _ingest_attachments(ctx)
+        report = await _ingest_attachments(ctx, live)
     elif command.args.strip():
         if command.platform != "terminal":
             raise UserError(messages.INGEST_NO_SOURCE)
-        report = await _ingest_paths(ctx, _parse_paths(command.args))
+        report = await _ingest_paths(ctx, live, _parse_paths(command.args))
     else:
         raise UserError(messages.INGEST_MISSING_PATH)
-    return Reply(format_report(report))
+    reply = Reply(format_report(report))
+    if not live.started:
+        return reply
+    # The progress message becomes the report, so the channel keeps one message per /ingest.
+    await live.finish(reply)
+    return None
 
 
 def _parse_paths(args: str) -> list[Path]:
@@ -71,18 +77,19 @@ class IngestCancelled(Exception):
 IngestRun = Callable[[ProgressCallback], IngestReport]
 
 
-async def _ingest_paths(ctx: Context, paths: list[Path]) -> IngestReport:
+async def _ingest_paths(ctx: Context, live: LiveMessage, paths: list[Path]) -> IngestReport:
     knowledge = ctx.services.knowledge
     command = ctx.command
     return await _run_with_progress(
         ctx,
+        live,
         lambda progress: knowledge.ingest_paths(
             paths, tenant=command.tenant, added_by=command.user_name, progress=progress
         ),
     )
 
 
-async def _ingest_attachments(ctx: Context) -> IngestReport:
+async def _ingest_attachments(ctx: Context, live: LiveMessage) -> IngestReport:
     """Download every attachment, then ingest the downloaded files with a progress message.
 
     A file that is too large, fails to download or cannot be read is listed
@@ -115,11 +122,11 @@ async def _ingest_attachments(ctx: Context) -> IngestReport:
         progress(IngestProgress(len(downloaded), len(downloaded), report.chunks_added, ""))
         return report
 
-    return await _run_with_progress(ctx, ingest)
+    return await _run_with_progress(ctx, live, ingest)
 
 
-async def _run_with_progress(ctx: Context, run: IngestRun) -> IngestReport:
-    """Run an ingest in a worker thread while a progress message is edited at most once per interval.
+async def _run_with_progress(ctx: Context, live: LiveMessage, run: IngestRun) -> IngestReport:
+    """Run an ingest in a worker thread while `live` shows its progress, edited at most once per interval.
 
     Cancelling the command (Ctrl-C in the terminal) stops the ingest before
     its next file and waits for the current file to finish, so each file is
@@ -135,8 +142,7 @@ async def _run_with_progress(ctx: Context, run: IngestRun) -> IngestReport:
             raise IngestCancelled()
         updates.append(update)
 
-    interval = max(ctx.responder.min_edit_interval, PROGRESS_EDIT_INTERVAL)
-    live = LiveMessage(ctx.responder, interval)
+    interval = live.interval
     shown_update: IngestProgress | None = None
     shown_at = 0.0
     work = asyncio.ensure_future(ctx.run_model(run, progress))
@@ -156,9 +162,9 @@ async def _run_with_progress(ctx: Context, run: IngestRun) -> IngestReport:
         raise
 
     report = work.result()
-    if shown_update is not None and updates[-1] is not shown_update:
+    if shown_update is not None:
+        # The caller edits the message once more, with the report; keep to the interval.
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - shown_at)))
-        await live.finish(Reply(progress_text(updates[-1])))
     return report
 
 
