@@ -12,7 +12,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# ../shared beside the checkout, or beside the folder of git worktrees (worktrees/NAME).
+SHARED = next(
+    (folder for folder in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if folder.exists()),
+    ROOT.parent / "shared",
+)
 
 SETTING_VARIABLES = (
     "DATA_DIR", "QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION", "LLM_BACKEND", "LLM_BASE_URL",

@@ -46,7 +46,7 @@ def test_changed_file_replaces_old_version(knowledge):
     changed = NOTES.replace(b"Mean squared error averages", b"MSE, the mean squared error, averages")
     info = knowledge.ingest_bytes(changed, "losses.md", tenant="g1", added_by="ada")
     assert info is not None
-    texts = [p["text"] for p in knowledge.store.scroll(Match(doc_id=info.doc_id))]
+    texts = [p["text"] for p in knowledge.store.scroll(Match(doc_id=info.doc_id, kind="chunk"))]
     assert len(texts) == info.chunks
     assert any("MSE, the mean squared error" in text for text in texts)
     assert not any("Mean squared error averages" in text for text in texts)
@@ -80,16 +80,16 @@ def test_same_name_in_two_tenants_are_two_documents(knowledge):
 
 def test_failed_ingest_leaves_store_unchanged(knowledge):
     knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
-    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match()))
+    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match(kind="chunk")))
     locked = shared_path("corpus", "pdf", "libreoffice-writer-password.pdf").read_bytes()
     with pytest.raises(IngestError, match="password-protected"):
         knowledge.ingest_bytes(locked, "losses.md", tenant="g1", added_by="ada")
-    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match())) == before
+    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match(kind="chunk"))) == before
 
 
 def test_upsert_failure_rolls_back_new_version(knowledge, monkeypatch):
     knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
-    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match()))
+    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match(kind="chunk")))
     real_upsert = knowledge.store.upsert
 
     def upsert_then_fail(points):
@@ -99,7 +99,7 @@ def test_upsert_failure_rolls_back_new_version(knowledge, monkeypatch):
     monkeypatch.setattr(knowledge.store, "upsert", upsert_then_fail)
     with pytest.raises(OSError):
         knowledge.ingest_bytes(NOTES + b"\nA new paragraph.", "losses.md", tenant="g1", added_by="ada")
-    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match())) == before
+    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match(kind="chunk"))) == before
 
 
 def test_one_page_notes_case(knowledge):
@@ -128,7 +128,7 @@ def test_corpus_pdfs_ingest_or_fail_cleanly(knowledge):
     stored = {d.name for d in knowledge.documents("g1")}
     assert "pdf/libreoffice-writer-password.pdf" not in stored
     assert {info.name for info in report.added} == stored
-    pages = {p["page"] for p in knowledge.store.scroll(Match(doc_id=document_id("g1", "pdf/pdflatex-4-pages.pdf")))}
+    pages = {p["page"] for p in knowledge.store.scroll(Match(doc_id=document_id("g1", "pdf/pdflatex-4-pages.pdf"), kind="chunk"))}
     assert pages == {1, 2, 3, 4}
 
 
