@@ -58,7 +58,11 @@ class Services:
             store = EdgeStore(path, DIMENSIONS)
             logger.info("vector store: embedded Qdrant (qdrant-edge) at %s", path)
         return KnowledgeBase(
-            store, Embedder(), max_file_bytes=settings.max_file_bytes, max_pdf_pages=settings.max_pdf_pages
+            store,
+            Embedder(),
+            max_file_bytes=settings.max_file_bytes,
+            max_pdf_pages=settings.max_pdf_pages,
+            mode=settings.retrieval_mode,
         )
 
     @cached_property
