@@ -420,6 +420,7 @@ class ServerStore(VectorStore):
         self._create(self.collection)
         self._copy(staging, self.collection, upgrade=False)
         self._client.delete_collection(staging)
+        self.migrated = True
 
     def _migrate(self, staging: str) -> None:
         """Rebuild an older collection without keyword vectors in the current layout, keeping every point."""
