@@ -58,6 +58,7 @@ _INSTRUCTION_LINE = re.compile(
     r").*$",
     re.IGNORECASE | re.MULTILINE,
 )
+_CITATION = re.compile(r"\[\d+\]")
 # Chat-template control tokens such as <|im_start|>; a space after `<` keeps them plain text.
 _CONTROL_TOKEN = re.compile(r"<(\|[A-Za-z_]+\|)>")
 
@@ -137,8 +138,9 @@ class Answerer:
         """Stream the answer text.
 
         The model's answer is passed on a sentence at a time while each sentence
-        stays close to some passage sentence; it ends at the first one that does
-        not. If the model fails, or not even its first sentence is supported,
+        stays close to some passage sentence, and a sentence without a citation
+        gets one to the passage of that closest sentence; the answer ends at the
+        first sentence that is not close to any. If the model fails, or not even its first sentence is supported,
         the answer is extractive instead.
         """
         if not plan.covered:
@@ -192,11 +194,13 @@ class Answerer:
             if len(text) < MIN_CHECKED_CHARS:
                 pending += sentence
                 continue
-            support = float(np.max(passage_vectors @ np.asarray(embedder.embed_one(text))))
+            similarities = passage_vectors @ np.asarray(embedder.embed_one(text))
+            best = int(np.argmax(similarities))
+            support = float(similarities[best])
             if support < self.min_support:
                 logger.info("ended the answer at an unsupported sentence (support %.2f): %.80s", support, text)
                 return
-            yield pending + sentence
+            yield add_citation(pending + sentence, candidates[best][0])
             pending = ""
 
     def _passage_index(self, plan: AnswerPlan):
@@ -226,6 +230,14 @@ class Answerer:
         best = np.argsort(-(vectors @ question_vector))[:sentences]
         chosen = sorted(int(i) for i in best)  # keep the passages' own order for readability
         return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in chosen)
+
+
+def add_citation(sentence: str, number: int) -> str:
+    """Cite passage `number` at the end of a sentence that cites none, keeping its trailing space."""
+    if _CITATION.search(sentence):
+        return sentence
+    body = sentence.rstrip()
+    return f"{body} [{number}]{sentence[len(body):]}"
 
 
 def cite(hit: Hit) -> str:
