@@ -7,10 +7,11 @@ vector store, so it is the only state to keep: the chunks of each version,
 and one record per document naming its live version.
 
 Replacing a document is atomic for readers. The new version's chunks are
-written under a new version id, which no search sees yet; one upsert of the
+written under a new version id, which searches do not read yet. One upsert of the
 document's record then switches searches to it; the old chunks are deleted
 last. A process killed at any step leaves either the old or the new version
-visible, never a mix, and the next ingest or start-up removes the leftovers.
+visible, never a mix. The next ingest of that document removes the leftovers,
+and so does opening the embedded store, which no other process can be writing to.
 """
 
 from __future__ import annotations

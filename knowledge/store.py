@@ -43,7 +43,7 @@ INDEXED_KEYWORDS = ("tenant", "doc_id", "version", "kind")
 # The usual RRF constant: a passage's fused score is the sum of 1 / (60 + rank)
 # over the rankings it appears in, so a few places of rank barely matter.
 RRF_K = 60
-# Each ranking fed to the fusion holds this many times the results asked for.
+# Each ranking fed to the fusion contains this many times the requested number of results.
 PREFETCH_FACTOR = 4
 
 _POINT_NAMESPACE = uuid.UUID("6f1c5f8e-3d0a-5b8e-9a57-1f0f3c2b7d41")
@@ -89,7 +89,7 @@ class Match:
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """The question as the store sees it: its embedding, its keywords and how to rank."""
+    """A question in the form a store searches with: its embedding, its keywords and the ranking mode."""
 
     vector: list[float]
     keywords: Keywords | None = None
@@ -98,8 +98,11 @@ class SearchQuery:
 
 @dataclass(frozen=True)
 class Found:
-    """A search result. `score` is the ranking score of the mode (a cosine, a BM25 sum or
-    an RRF sum); `cosine` is always the dense cosine similarity to the question."""
+    """A search result.
+
+    `score` is the ranking score of the mode: a cosine, a BM25 sum or an RRF sum.
+    `cosine` is the dense cosine similarity to the question in every mode.
+    """
 
     score: float
     cosine: float
