@@ -3,11 +3,10 @@
 Run with `python bench/ingest.py` (HF_HUB_OFFLINE=1). Needs ../shared/corpus/hf-course
 next to the checkout (or next to the folder of git worktrees) for the throughput figure.
 
-1. Ingests the Hugging Face course into a temporary embedded store and divides its
-   chunks per second by the chunks per second of a bare SentenceTransformer.encode
-   call on the very texts the ingest embedded, in the same process (the mean of one
-   encode run before and one after the ingest, so a load change on the machine
-   shows up as a gap between the two).
+1. Ingests the Hugging Face course into a temporary embedded store. Then encodes
+   the very texts the ingest embedded with a bare SentenceTransformer.encode call,
+   twice, in the same process, and divides the ingest's chunks per second by the
+   mean encode rate. A load change on the machine shows as a gap between the two.
 2. Writes a 300-page text PDF and ingests it in a fresh process, reporting that
    process's peak RSS after loading the model and after the ingest.
 """

@@ -9,8 +9,8 @@ for a server, a NumPy brute force). Prints p50 and p99 in milliseconds, for
 dense and hybrid queries, with and without the tenant filter.
 
 Local mode loads about 1,000 points in 8 s and scans every point in Python on a
-filtered query, so it runs up to LOCAL_MODE_MAX_POINTS only, with fewer queries
-at 10k; with 20 queries its p99 is the slowest of the 20.
+filtered query. So it runs up to LOCAL_MODE_MAX_POINTS only, with 20 queries at
+10k, where its p99 is the slowest of the 20.
 """
 
 from __future__ import annotations

@@ -99,8 +99,8 @@ class Answerer:
         self.min_support = min_support
         # A passage that contains every keyword of the question counts from a lower cosine.
         # On the lessons, "what is HNSW?" (0.37) and "what is temperature?" (0.37) find their
-        # step this way; off-topic questions whose words all occur in a passage ("What is the
-        # capital of France?" matches an example in lesson 6) stayed below 0.22.
+        # step this way. Off-topic questions whose words all occur in a passage stayed below
+        # 0.22, such as "What is the capital of France?", which matches an example in lesson 6.
         self.keyword_threshold = keyword_threshold
         # Below the threshold, the closest passage is named only from this cosine up.
         self.near_threshold = near_threshold

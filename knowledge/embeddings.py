@@ -90,15 +90,15 @@ class Keywords:
 
 
 # The mean chunk length in BM25 tokens (stop words dropped) is about 72 on the
-# lessons and 58 on the Hugging Face course, chunked at 200 word pieces (estimated
-# from each chunk's smallest term weight, taken as a term that occurs once).
+# lessons and 58 on the Hugging Face course, chunked at 200 word pieces. Both are
+# estimates from each chunk's smallest term weight, taken as a term that occurs once.
 KEYWORD_AVERAGE_LENGTH = 65
 
 
 class KeywordEncoder:
     """BM25 term vectors from qdrant-edge's tokenizer (English stop words, Snowball stemmer).
 
-    A document's vector holds the BM25 term-frequency part of each term; the
+    A document's vector contains the BM25 term-frequency part of each term; the
     store's IDF modifier multiplies in the inverse document frequency at query
     time, so a query's vector is simply 1.0 per distinct term. Both store
     backends get vectors from here, which keeps their keyword rankings equal.

@@ -61,7 +61,7 @@ class EvalResult:
 
 
 class QuestionFileError(ValueError):
-    """The questions file or folder cannot be read; the message says where and why."""
+    """Raised when the questions file or folder cannot be read. The message names the place and the reason."""
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:

@@ -51,7 +51,7 @@ def make_points(count, seed=7):
             "text": f"chunk {i}",
         }
         # Five different topic words and a different length for every text (the filler
-        # word is never queried), so no two texts get the same BM25 score: each backend
+        # word is never queried) give no two texts the same BM25 score. Each backend
         # orders tied scores inside a prefetch its own way, which would move RRF ranks.
         payload["text"] = " ".join(rng.sample(WORDS, 5) + ["filler"] * i)
         vector = unit([rng.gauss(0, 1) for _ in range(DIMENSIONS)])
