@@ -99,8 +99,9 @@ class Answerer:
         self.min_support = min_support
         # A passage that contains every keyword of the question counts from a lower cosine.
         # On the lessons, "what is HNSW?" (0.37) and "what is temperature?" (0.37) find their
-        # step this way. Off-topic questions whose words all occur in a passage stayed below
-        # 0.22, such as "What is the capital of France?", which matches an example in lesson 6.
+        # step this way. Questions the lessons do not answer although a passage contains all
+        # their words stayed at 0.27 or below: "what is python?" (0.27), "What is the capital
+        # of France?" (0.21, an example sentence in lesson 6).
         self.keyword_threshold = keyword_threshold
         # Below the threshold, the closest passage is named only from this cosine up.
         self.near_threshold = near_threshold
