@@ -1,6 +1,6 @@
 """Measure ingest throughput against the embedding model alone, and peak memory on a long PDF.
 
-Run with `python bench/ingest.py` (HF_HUB_OFFLINE=1). Needs ../shared/corpus/hf-course
+Run with `python bench/ingest.py [pdf] [throughput]` (HF_HUB_OFFLINE=1; both by default). Needs ../shared/corpus/hf-course
 next to the checkout (or next to the folder of git worktrees) for the throughput figure.
 
 1. Ingests the Hugging Face course into a temporary embedded store. Then encodes
@@ -148,5 +148,8 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--pdf-child":
         pdf_child(sys.argv[2])
     else:
-        peak_memory()
-        throughput()
+        parts = set(sys.argv[1:]) or {"pdf", "throughput"}
+        if "pdf" in parts:
+            peak_memory()
+        if "throughput" in parts:
+            throughput()

@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 BUILTIN_TENANT = "builtin"
 INGESTIBLE_SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES | {".pdf"}
-EMBED_BATCH = 64
 # Part of every document version: bump it when chunking or the payload changes,
 # so the next ingest rewrites documents whose bytes did not change.
 # Format 2 added the keyword vectors and the live-version records.
@@ -216,9 +215,9 @@ class KnowledgeBase:
             f"{embedding_heading(chunk.heading_path)}\n{chunk.text}" if chunk.heading_path else chunk.text
             for chunk in chunks
         ]
-        vectors: list[list[float]] = []
-        for first in range(0, len(texts), EMBED_BATCH):
-            vectors.extend(self.embedder.embed(texts[first : first + EMBED_BATCH]))
+        # One call per document: SentenceTransformer.encode sorts its input by length
+        # before batching, so chunks of similar length share a batch and pad less.
+        vectors = self.embedder.embed(texts)
 
         points = []
         for chunk, text, vector in zip(chunks, texts, vectors):
