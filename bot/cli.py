@@ -1,4 +1,4 @@
-"""The `genai-tutor` command: `chat` (the default), `ingest PATH...`, `discord` and `slack`.
+"""The `genai-tutor` command: `chat` (the default), `ingest PATH...`, `eval QUESTIONS`, `discord` and `slack`.
 
 Heavy libraries (torch, sentence-transformers, llama.cpp) are imported only
 when a command needs them, so `genai-tutor --help` stays instant.
@@ -153,6 +153,50 @@ def cmd_ingest(settings: Settings, paths: list[Path], tenant: str, added_by: str
     return 1 if report.failed and not report.added and not report.unchanged else 0
 
 
+def cmd_eval(questions_path: Path, corpus: Path | None) -> int:
+    """Index the corpus in a temporary store and print each retrieval mode's scores next to the baseline."""
+    import tempfile
+
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from knowledge.evaluation import QuestionFileError, evaluate, format_table, load_questions
+    from lessons import LESSONS_DIR
+
+    console = Console()
+    try:
+        questions = load_questions(questions_path)
+    except QuestionFileError as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    corpus = corpus or LESSONS_DIR
+    if not corpus.is_dir():
+        console.print(f"[red]No corpus folder at {corpus}.[/red] Pass --corpus with the folder the questions are about.")
+        return 2
+
+    from knowledge.base import KnowledgeBase
+    from knowledge.embeddings import DIMENSIONS, Embedder
+    from knowledge.store import EdgeStore
+
+    with tempfile.TemporaryDirectory(prefix="genai-tutor-eval-") as folder:
+        knowledge = KnowledgeBase(
+            EdgeStore(Path(folder) / "edge", DIMENSIONS), Embedder(), max_file_bytes=100 * 1024 * 1024, max_pdf_pages=5000
+        )
+        try:
+            report = ingest_with_progress(
+                console,
+                lambda progress: knowledge.ingest_paths([corpus], tenant="eval", added_by="eval", progress=progress),
+                "Indexing",
+            )
+            if report.failed:
+                print_report(console, report)
+            results = evaluate(questions, knowledge, [corpus], tenant="eval")
+        finally:
+            knowledge.close()
+    console.print(Markdown(format_table(results, len(questions))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genai-tutor",
@@ -169,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     slack.add_argument("--http", action="store_true", help="receive Slack's requests over HTTP instead of Socket Mode")
     slack.add_argument("--port", type=int, default=3000, help="port for HTTP mode (default: 3000)")
     slack.add_argument("--host", default="0.0.0.0", help="address for HTTP mode to listen on (default: 0.0.0.0, all)")
+    evaluation = commands.add_parser(
+        "eval", help="print Recall@1, Recall@5 and MRR of each retrieval mode and of a naive baseline"
+    )
+    evaluation.add_argument(
+        "questions", type=Path, metavar="QUESTIONS",
+        help="a JSON Lines file of {question, expected} objects, or a folder of course quiz pages (see README)",
+    )
+    evaluation.add_argument(
+        "--corpus", type=Path, default=None, metavar="DIR",
+        help="folder of documents to index for the evaluation (default: the built-in lessons)",
+    )
     return parser
 
 
@@ -196,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             from bot.adapters.slack import run
 
             return run(settings, http=args.http, port=args.port, host=args.host)
+        if args.command == "eval":
+            return cmd_eval(args.questions, args.corpus)
         return cmd_chat(settings)
     except StoreInUseError as error:
         print(error, file=sys.stderr)

@@ -63,6 +63,7 @@ class Services:
             max_file_bytes=settings.max_file_bytes,
             max_pdf_pages=settings.max_pdf_pages,
             max_extracted_chars=settings.max_extracted_chars,
+            mode=settings.retrieval_mode,
         )
 
     @cached_property

@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from knowledge.store import RetrievalMode
+
 
 class LLMBackend(str, Enum):
     AUTO = "auto"
@@ -77,6 +79,10 @@ class Settings(BaseSettings):
         ge=-1.0,
         le=1.0,
         description="Cosine similarity below which the best passage is taken as not covering the question.",
+    )
+    retrieval_mode: RetrievalMode = Field(
+        default=RetrievalMode.HYBRID,
+        description="hybrid (dense and keyword rankings fused with RRF), dense or sparse (keywords only).",
     )
 
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest file /ingest accepts, in bytes.")

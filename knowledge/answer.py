@@ -1,9 +1,12 @@
 """Question answering: retrieve passages, then generate a cited answer.
 
 Retrieved text is data, never instructions: the prompt fences it in a
-`<passages>` block, says so, and any fence markers inside a passage are
-neutralised. When no model is configured or the model fails, the answer is
-extractive: the passage sentences closest to the question, each cited.
+`<passages>` block and says so. Fence markers and chat-template tokens inside
+a passage are neutralised, and lines that address the assistant ("ignore your
+rules", a response-format block) are withheld from the model, from the
+extractive answer and from the sentences a model answer is checked against.
+When no model is configured or the model fails, the answer is extractive: the
+passage sentences closest to the question, each cited.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ NOT_COVERED = (
     "The knowledge base does not cover this question yet (best match scored {score:.2f}, "
     "below the {threshold:.2f} threshold). Try other words, or ask an admin to /ingest a document about it."
 )
+CLOSEST = " The closest passage is in {where}."
+WITHHELD = "(an instruction-like line was withheld here)"
 FALLBACK_UNSUPPORTED = "_Quoted from the sources, because the model's own answer strayed from them._"
 FALLBACK_FAILED = "_Quoted from the sources, because the model could not answer (see the log)._"
 NOTHING_STORED = "The knowledge base is empty. An admin can add documents with /ingest."
@@ -37,6 +42,25 @@ NOTHING_STORED = "The knowledge base is empty. An admin can add documents with /
 MIN_CHECKED_CHARS = 20
 _SENTENCE_END_MARKS = (".", "!", "?", "。", "！", "？", ")", "]", "`", "*")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+# Lines that speak to the assistant instead of about the topic: commands at the start of a
+# line, role labels and instruction headings. A sentence that quotes such a command (a
+# lesson on prompting does) is left alone. A pattern list cannot catch every phrasing,
+# so the fence and the system prompt remain the main defence.
+# NOTE: English phrasings only.
+_INSTRUCTION_LINE = re.compile(
+    r"^[\W_]*("
+    r"(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|rules?|prompts?|guidelines|everything)\b"
+    r"|(always |now |instead |from now on,? )?(answer|reply|respond|say|output|print)\b[^.\n]{0,30}\bonly\b"
+    r"|always (answer|reply|respond|say|output|print)\b"
+    r"|you (are now|must now|will now|must only|must always|are no longer)\b"
+    r"|(new |updated )?(system prompt|response format|output format|instructions?)\s*:?[\W_]*$"
+    r"|(system|assistant)\s*:"
+    r").*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CITATION = re.compile(r"\[\d+\]")
+# Chat-template control tokens such as <|im_start|>; a space after `<` keeps them plain text.
+_CONTROL_TOKEN = re.compile(r"<(\|[A-Za-z_]+\|)>")
 
 
 @dataclass
@@ -61,6 +85,8 @@ class Answerer:
         score_threshold: float,
         llm_passages: int = 2,
         min_support: float = 0.6,
+        keyword_threshold: float = 0.30,
+        near_threshold: float = 0.25,
     ):
         self.knowledge = knowledge
         self.llm = llm
@@ -71,29 +97,51 @@ class Answerer:
         # Measured on SmolLM2 answers about lesson 1: faithful sentences scored 0.66 to 1.0
         # against the passages, invented ones 0.37 to 0.59.
         self.min_support = min_support
+        # A passage that contains every keyword of the question counts from a lower cosine.
+        # On the lessons, "what is HNSW?" (0.37) and "what is temperature?" (0.37) find their
+        # step this way. Questions the lessons do not answer although a passage contains all
+        # their words stayed at 0.27 or below: "what is python?" (0.27), "What is the capital
+        # of France?" (0.21, an example sentence in lesson 6).
+        self.keyword_threshold = keyword_threshold
+        # Below the threshold, the closest passage is named only from this cosine up.
+        self.near_threshold = near_threshold
 
     def retrieve(self, question: str, tenant: str) -> AnswerPlan:
         hits = merge_same_place(self.knowledge.search(question, tenant, self.top_k))
         if not hits:
             return AnswerPlan(question, [], covered=False, notice=NOTHING_STORED)
 
-        best = hits[0].score
-        if best < self.score_threshold:
-            notice = NOT_COVERED.format(score=best, threshold=self.score_threshold)
-            closest = hits[0]
-            where = f"{closest.source} > {closest.location}" if closest.location else closest.source
-            notice += f" The closest passage is in {where}."
-            return AnswerPlan(question, hits[:1], covered=False, notice=notice)
+        if not self.covers(question, hits):
+            closest = max(hits, key=lambda hit: hit.score)
+            notice = NOT_COVERED.format(score=closest.score, threshold=self.score_threshold)
+            if closest.score >= self.near_threshold:
+                notice += CLOSEST.format(where=cite(closest))
+            return AnswerPlan(question, [closest], covered=False, notice=notice)
         if self.llm is not None:
             hits = hits[: self.llm_passages]
         return AnswerPlan(question, hits, covered=True)
+
+    def covers(self, question: str, hits: list[Hit]) -> bool:
+        """Decide on dense cosines, which the threshold is calibrated on, whatever mode ranked the hits.
+
+        A hit covers the question when its cosine reaches the score threshold, or
+        reaches the lower keyword threshold and its text contains every keyword
+        of the question.
+        """
+        if any(hit.score >= self.score_threshold for hit in hits):
+            return True
+        return any(
+            hit.score >= self.keyword_threshold and self.knowledge.matches_all_keywords(question, hit.text)
+            for hit in hits
+        )
 
     def generate(self, plan: AnswerPlan) -> Iterator[str]:
         """Stream the answer text.
 
         The model's answer is passed on a sentence at a time while each sentence
-        stays close to some passage sentence; it ends at the first one that does
-        not. If the model fails, or not even its first sentence is supported,
+        stays close to some passage sentence, and a sentence without a citation
+        gets one to the passage of that closest sentence; the answer ends at the
+        first sentence that is not close to any. If the model fails, or not even its first sentence is supported,
         the answer is extractive instead.
         """
         if not plan.covered:
@@ -147,11 +195,13 @@ class Answerer:
             if len(text) < MIN_CHECKED_CHARS:
                 pending += sentence
                 continue
-            support = float(np.max(passage_vectors @ np.asarray(embedder.embed_one(text))))
+            similarities = passage_vectors @ np.asarray(embedder.embed_one(text))
+            best = int(np.argmax(similarities))
+            support = float(similarities[best])
             if support < self.min_support:
                 logger.info("ended the answer at an unsupported sentence (support %.2f): %.80s", support, text)
                 return
-            yield pending + sentence
+            yield add_citation(pending + sentence, candidates[best][0])
             pending = ""
 
     def _passage_index(self, plan: AnswerPlan):
@@ -183,12 +233,31 @@ class Answerer:
         return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in chosen)
 
 
+def add_citation(sentence: str, number: int) -> str:
+    """Cite passage `number` at the end of a sentence that cites none, keeping its trailing space."""
+    if _CITATION.search(sentence):
+        return sentence
+    body = sentence.rstrip()
+    return f"{body} [{number}]{sentence[len(body):]}"
+
+
+def cite(hit: Hit) -> str:
+    """Return where a passage comes from: `document > position`, or the document alone."""
+    return f"{hit.source} > {hit.location}" if hit.location else hit.source
+
+
+def withhold_instructions(text: str) -> str:
+    """Replace lines that address the assistant with a neutral note, and break chat-template tokens."""
+    return _CONTROL_TOKEN.sub(r"< \1 >", _INSTRUCTION_LINE.sub(WITHHELD, text))
+
+
 def passage_sentences(hits: list[Hit], min_chars: int = 25) -> list[tuple[int, str]]:
-    """Split the passages' prose (code blocks left out) into (passage number, sentence) pairs."""
+    """Split the passages' prose (code blocks and instruction-like lines left out) into
+    (passage number, sentence) pairs."""
     pairs = []
     seen = set()
     for number, hit in enumerate(hits, start=1):
-        prose = re.sub(r"```.*?```", " ", hit.text, flags=re.DOTALL)
+        prose = re.sub(r"```.*?```", " ", _INSTRUCTION_LINE.sub(" ", hit.text), flags=re.DOTALL)
         # Table rows and code lines (a chunk may start inside a code block) are not sentences.
         prose = re.sub(r"^\s*(\||#|>>>|\$ |```).*$", " ", prose, flags=re.MULTILINE)
         for sentence in _SENTENCE.split(prose):
@@ -255,8 +324,8 @@ def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
     """Build the chat messages: rules in the system message, fenced passages and the question in the user message."""
     passages = []
     for number, hit in enumerate(hits, start=1):
-        where = f"{hit.source} > {hit.location}" if hit.location else hit.source
-        text = hit.text.replace("<passages>", "(passages)").replace("</passages>", "(/passages)")
-        passages.append(f"[{number}] ({where})\n{text}")
+        text = withhold_instructions(hit.text)
+        text = text.replace("<passages>", "(passages)").replace("</passages>", "(/passages)")
+        passages.append(f"[{number}] ({cite(hit)})\n{text}")
     user = "<passages>\n" + "\n\n".join(passages) + "\n</passages>\n\nQuestion: " + question.strip()
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

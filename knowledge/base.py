@@ -2,8 +2,16 @@
 
 Documents belong to a tenant (a Discord guild id, a Slack team id, or
 `local` for the terminal). The built-in lessons belong to `BUILTIN_TENANT`
-and are visible to every tenant. Everything about a document lives in its
-chunks' payloads, so the vector store is the only state to keep.
+and are visible to every tenant. Everything about a document lives in the
+vector store, so it is the only state to keep: the chunks of each version,
+and one record per document naming its live version.
+
+Replacing a document is atomic for readers. The new version's chunks are
+written under a new version id, which searches do not read yet. One upsert of the
+document's record then switches searches to it; the old chunks are deleted
+last. A process killed at any step leaves either the old or the new version
+visible, never a mix. The next ingest of that document removes the leftovers,
+and so does opening the embedded store, which no other process can be writing to.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from pathlib import Path
 
 from knowledge.chunking import Chunker, embedding_heading
 from knowledge.documents import DocumentInfo, Hit, IngestReport, LoadedDocument
-from knowledge.embeddings import Embedder
+from knowledge.embeddings import Embedder, KeywordEncoder
 from knowledge.loaders import (
     DEFAULT_MAX_EXTRACTED_CHARS,
     INGESTIBLE_SUFFIXES,
@@ -27,15 +35,27 @@ from knowledge.loaders import (
     check_size,
     load_bytes,
 )
-from knowledge.store import Match, StoredPoint, VectorStore, chunk_key, point_id
+from knowledge.store import (
+    Found,
+    Match,
+    RetrievalMode,
+    SearchQuery,
+    StoredPoint,
+    VectorStore,
+    chunk_key,
+    point_id,
+)
 
 logger = logging.getLogger(__name__)
 
 BUILTIN_TENANT = "builtin"
-EMBED_BATCH = 64
 # Part of every document version: bump it when chunking or the payload changes,
 # so the next ingest rewrites documents whose bytes did not change.
-INDEX_FORMAT = "2"
+# Format 2 changed chunking (CJK and right-to-left stops, a character cap);
+# format 3 added the keyword vectors and the live-version records.
+INDEX_FORMAT = "3"
+CHUNK = "chunk"
+LIVE = "live"
 
 _DOC_NAMESPACE = uuid.UUID("0d5b8f51-7c36-5e0b-8d8e-2b4a6f0e9c13")
 
@@ -92,13 +112,21 @@ class KnowledgeBase:
         max_file_bytes: int,
         max_pdf_pages: int,
         max_extracted_chars: int = DEFAULT_MAX_EXTRACTED_CHARS,
+        mode: RetrievalMode = RetrievalMode.HYBRID,
     ):
         self.store = store
         self.embedder = embedder
+        self.keywords = KeywordEncoder()
         self.max_file_bytes = max_file_bytes
         self.max_pdf_pages = max_pdf_pages
         self.max_extracted_chars = max_extracted_chars
+        self.mode = RetrievalMode(mode)
         self._chunker: Chunker | None = None
+        if store.migrated:
+            self._record_migrated_documents()
+        if store.exclusive:
+            # Only a store no other process writes to can tell an unfinished ingest from a running one.
+            self.remove_unfinished()
 
     @property
     def chunker(self) -> Chunker:
@@ -147,10 +175,9 @@ class KnowledgeBase:
     ) -> DocumentInfo | None:
         """Ingest one file. Returns None when the same content is already stored.
 
-        A changed file with the same name replaces the old version: the new
-        chunks are written first, then the old version's chunks are deleted.
-        If writing fails, the new version's chunks are deleted again, so the
-        store is left as it was.
+        A changed file with the same name replaces the old version atomically
+        (see the module docstring). If writing the new chunks fails, they are
+        deleted again and the old version stays live.
         """
         document = load_bytes(
             data,
@@ -160,18 +187,16 @@ class KnowledgeBase:
             max_chars=self.max_extracted_chars,
         )
         doc_id = document_id(tenant, name)
-        version = hashlib.sha256(f"{document.content_hash}/{INDEX_FORMAT}/{skip_title}".encode()).hexdigest()[:16]
+        version = hashlib.sha256(
+            f"{doc_id}/{document.content_hash}/{INDEX_FORMAT}/{skip_title}".encode()
+        ).hexdigest()[:16]
 
-        stored = self.store.scroll(Match(tenants=(tenant,), doc_id=doc_id, first_chunks_only=True))
-        if any(payload.get("version") == version for payload in stored):
-            complete = self.store.count(Match(tenants=(tenant,), doc_id=doc_id, version=version))
-            expected = next(p["chunk_count"] for p in stored if p.get("version") == version)
-            if complete == expected:
-                logger.info("unchanged, skipped: tenant=%s doc_id=%s name=%s", tenant, doc_id, name)
-                return None
+        live = self._live_record(tenant, doc_id)
+        if live is not None and live["version"] == version:
+            logger.info("unchanged, skipped: tenant=%s doc_id=%s name=%s", tenant, doc_id, name)
+            return None
 
         started = time.monotonic()
-        replaced = any(payload.get("version") != version for payload in stored)
         info = DocumentInfo(
             doc_id=doc_id,
             name=name,
@@ -183,17 +208,18 @@ class KnowledgeBase:
             tenant=tenant,
         )
         points = self._points(document, info, version, skip_title)
-        info = DocumentInfo(**{**info.__dict__, "chunks": len(points), "replaced": replaced})
+        info = DocumentInfo(**{**info.__dict__, "chunks": len(points), "replaced": live is not None})
         try:
             self.store.upsert(points)
         except BaseException:
             logger.exception("upsert failed, removing the partial version: tenant=%s doc_id=%s", tenant, doc_id)
-            self.store.delete(Match(tenants=(tenant,), doc_id=doc_id, version=version))
+            self.store.delete(Match(tenants=(tenant,), doc_id=doc_id, version=version, kind=CHUNK))
             raise
-        self.store.delete(Match(tenants=(tenant,), doc_id=doc_id, other_versions_than=version))
+        self.store.upsert([self._record_point(info, version)])
+        self.store.delete(Match(tenants=(tenant,), doc_id=doc_id, other_versions_than=version, kind=CHUNK))
         logger.info(
-            "ingested tenant=%s doc_id=%s name=%s chunks=%d in %.1f s",
-            tenant, doc_id, name, len(points), time.monotonic() - started,
+            "ingested tenant=%s doc_id=%s name=%s version=%s chunks=%d in %.1f s",
+            tenant, doc_id, name, version, len(points), time.monotonic() - started,
         )
         return info
 
@@ -203,13 +229,14 @@ class KnowledgeBase:
             f"{embedding_heading(chunk.heading_path)}\n{chunk.text}" if chunk.heading_path else chunk.text
             for chunk in chunks
         ]
-        vectors: list[list[float]] = []
-        for first in range(0, len(texts), EMBED_BATCH):
-            vectors.extend(self.embedder.embed(texts[first : first + EMBED_BATCH]))
+        # One call per document: SentenceTransformer.encode sorts its input by length
+        # before batching, so chunks of similar length share a batch and pad less.
+        vectors = self.embedder.embed(texts)
 
         points = []
-        for chunk, vector in zip(chunks, vectors):
+        for chunk, text, vector in zip(chunks, texts, vectors):
             payload = {
+                "kind": CHUNK,
                 "tenant": info.tenant,
                 "doc_id": info.doc_id,
                 "version": version,
@@ -227,12 +254,70 @@ class KnowledgeBase:
                 "start": chunk.start,
                 "end": chunk.end,
             }
-            points.append(StoredPoint(point_id(info.doc_id, version, chunk.index), vector, payload))
+            point = StoredPoint(
+                point_id(info.doc_id, version, chunk.index), vector, payload, self.keywords.encode_document(text)
+            )
+            points.append(point)
         return points
+
+    @staticmethod
+    def _record_point(info: DocumentInfo, version: str) -> StoredPoint:
+        """Build the document's record: the point whose upsert makes `version` the live one."""
+        payload = {
+            "kind": LIVE,
+            "tenant": info.tenant,
+            "doc_id": info.doc_id,
+            "version": version,
+            "chunk_count": info.chunks,
+            "name": info.name,
+            "doc_type": info.doc_type,
+            "size": info.size,
+            "added_by": info.added_by,
+            "added_at": info.added_at,
+        }
+        return StoredPoint(point_id(info.doc_id, LIVE, -1), None, payload)
+
+    def _live_record(self, tenant: str, doc_id: str) -> dict | None:
+        records = self.store.scroll(Match(tenants=(tenant,), doc_id=doc_id, kind=LIVE))
+        return records[0] if records else None
+
+    def _live_versions(self, tenants: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted({record["version"] for record in self.store.scroll(Match(tenants=tenants, kind=LIVE))}))
+
+    def remove_unfinished(self) -> int:
+        """Delete chunks of versions that never went live (an ingest killed before its switch)
+        or that were replaced (killed before the old chunks were deleted). Returns how many."""
+        live = set(self._live_versions(tenants=None))
+        stale = {p["version"] for p in self.store.scroll(Match(kind=CHUNK, first_chunks_only=True))} - live
+        removed = 0
+        for version in sorted(stale):
+            match = Match(version=version, kind=CHUNK)
+            removed += self.store.count(match)
+            self.store.delete(match)
+        if removed:
+            logger.warning("removed %d chunks of %d unfinished or replaced document versions", removed, len(stale))
+        return removed
+
+    def _record_migrated_documents(self) -> None:
+        """Write a record for each complete document that an older store held without one."""
+        firsts = self.store.scroll(Match(kind=CHUNK, first_chunks_only=True))
+        recorded = 0
+        for first in sorted(firsts, key=lambda payload: payload.get("added_at", "")):
+            match = Match(tenants=(first["tenant"],), doc_id=first["doc_id"], version=first["version"], kind=CHUNK)
+            if self.store.count(match) != first["chunk_count"]:
+                continue
+            info = DocumentInfo(
+                doc_id=first["doc_id"], name=first["name"], doc_type=first["doc_type"], chunks=first["chunk_count"],
+                size=first["size"], added_by=first["added_by"], added_at=first["added_at"], tenant=first["tenant"],
+            )
+            # Sorted oldest first, so the newest complete version of a document is recorded last and stays live.
+            self.store.upsert([self._record_point(info, first["version"])])
+            recorded += 1
+        logger.warning("recorded %d documents found in the migrated store", recorded)
 
     def documents(self, tenant: str) -> list[DocumentInfo]:
         """List the documents visible to `tenant`: its own and the built-in lessons."""
-        payloads = self.store.scroll(Match(tenants=(tenant, BUILTIN_TENANT), first_chunks_only=True))
+        payloads = self.store.scroll(Match(tenants=(tenant, BUILTIN_TENANT), kind=LIVE))
         infos = [
             DocumentInfo(
                 doc_id=p["doc_id"],
@@ -253,30 +338,53 @@ class KnowledgeBase:
         return [info for info in self.documents(tenant) if info.doc_id.startswith(prefix)]
 
     def remove(self, tenant: str, doc_id: str) -> int:
-        """Delete every chunk of one of the tenant's documents; returns how many there were."""
-        match = Match(tenants=(tenant,), doc_id=doc_id)
-        count = self.store.count(match)
-        self.store.delete(match)
+        """Delete one of the tenant's documents; returns how many chunks it had.
+
+        The record goes first, so searches stop seeing the document in one step.
+        """
+        chunks = Match(tenants=(tenant,), doc_id=doc_id, kind=CHUNK)
+        count = self.store.count(chunks)
+        self.store.delete(Match(tenants=(tenant,), doc_id=doc_id, kind=LIVE))
+        self.store.delete(chunks)
         logger.info("removed tenant=%s doc_id=%s chunks=%d", tenant, doc_id, count)
         return count
 
-    def search(self, question: str, tenant: str, limit: int) -> list[Hit]:
-        vector = self.embedder.embed_one(question)
-        results = self.store.search(vector, Match(tenants=(tenant, BUILTIN_TENANT)), limit)
-        return [
-            Hit(
-                score=score,
-                text=payload["text"],
-                source=payload["name"],
-                location=payload.get("location", ""),
-                doc_id=payload["doc_id"],
-                chunk_index=payload["chunk_index"],
-            )
-            for score, payload in results
-        ]
+    def search(self, question: str, tenant: str, limit: int, mode: RetrievalMode | None = None) -> list[Hit]:
+        """Return the live chunks visible to `tenant` ranked by `mode` (default: the base's mode).
+
+        Each hit's `score` is its dense cosine similarity to the question, whatever ranked
+        it, because that is the number the score threshold is calibrated on.
+        """
+        tenants = (tenant, BUILTIN_TENANT)
+        versions = self._live_versions(tenants)
+        if not versions:
+            return []
+        query = SearchQuery(
+            self.embedder.embed_one(question), self.keywords.encode_query(question), RetrievalMode(mode or self.mode)
+        )
+        found = self.store.query(query, Match(tenants=tenants, versions=versions, kind=CHUNK), limit)
+        return [_hit(result) for result in found]
+
+    def matches_all_keywords(self, question: str, text: str) -> bool:
+        """Return whether `text` contains every keyword of the question (stop words aside, stemmed)."""
+        wanted = self.keywords.terms(question)
+        return bool(wanted) and wanted <= self.keywords.terms(text)
 
     def count(self, tenant: str | None = None) -> int:
-        return self.store.count(Match(tenants=(tenant,) if tenant else None))
+        """Count the stored chunks, of one tenant or of all."""
+        return self.store.count(Match(tenants=(tenant,) if tenant else None, kind=CHUNK))
 
     def close(self) -> None:
         self.store.close()
+
+
+def _hit(result: Found) -> Hit:
+    payload = result.payload
+    return Hit(
+        score=result.cosine,
+        text=payload["text"],
+        source=payload["name"],
+        location=payload.get("location", ""),
+        doc_id=payload["doc_id"],
+        chunk_index=payload["chunk_index"],
+    )

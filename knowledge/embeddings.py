@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -78,3 +79,44 @@ class Embedder:
 
     def embed_one(self, text: str) -> list[float]:
         return self.embed([text])[0]
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """A sparse keyword vector: hashed term ids and their weights."""
+
+    indices: list[int]
+    values: list[float]
+
+
+# The mean chunk length in BM25 tokens (stop words dropped) is about 72 on the
+# lessons and 58 on the Hugging Face course, chunked at 200 word pieces. Both are
+# estimates from each chunk's smallest term weight, taken as a term that occurs once.
+KEYWORD_AVERAGE_LENGTH = 65
+
+
+class KeywordEncoder:
+    """BM25 term vectors from qdrant-edge's tokenizer (English stop words, Snowball stemmer).
+
+    A document's vector contains the BM25 term-frequency part of each term; the
+    store's IDF modifier multiplies in the inverse document frequency at query
+    time, so a query's vector is simply 1.0 per distinct term. Both store
+    backends get vectors from here, which keeps their keyword rankings equal.
+    """
+
+    def __init__(self, average_length: float = KEYWORD_AVERAGE_LENGTH):
+        import qdrant_edge
+
+        self._bm25 = qdrant_edge.Bm25(qdrant_edge.Bm25Config(avg_len=average_length))
+
+    def encode_document(self, text: str) -> Keywords:
+        vector = self._bm25.embed_document(text)
+        return Keywords(list(vector.indices), list(vector.values))
+
+    def encode_query(self, text: str) -> Keywords:
+        vector = self._bm25.embed_query(text)
+        return Keywords(list(vector.indices), list(vector.values))
+
+    def terms(self, text: str) -> set[int]:
+        """Return the hashed terms of `text`, to compare which query terms a passage contains."""
+        return set(self._bm25.embed_query(text).indices)

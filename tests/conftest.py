@@ -12,13 +12,18 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 ROOT = Path(__file__).resolve().parent.parent
-# A worktree outside the main checkout can point at the shared material with GENAI_TUTOR_SHARED_DIR.
-SHARED = Path(os.environ.get("GENAI_TUTOR_SHARED_DIR") or ROOT.parent / "shared")
+# ../shared beside the checkout, or beside the folder of git worktrees (worktrees/NAME);
+# GENAI_TUTOR_SHARED_DIR names another place.
+SHARED = Path(os.environ["GENAI_TUTOR_SHARED_DIR"]) if os.environ.get("GENAI_TUTOR_SHARED_DIR") else next(
+    (folder for folder in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if folder.exists()),
+    ROOT.parent / "shared",
+)
 
 SETTING_VARIABLES = (
     "DATA_DIR", "QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION", "LLM_BACKEND", "LLM_BASE_URL",
     "LLM_API_KEY", "LLM_MODEL", "LLM_MODEL_PATH", "LLM_MAX_TOKENS", "LLM_TEMPERATURE", "LLM_THREADS",
-    "RETRIEVAL_TOP_K", "RETRIEVAL_SCORE_THRESHOLD", "MAX_FILE_BYTES", "MAX_PDF_PAGES", "MAX_EXTRACTED_CHARS",
+    "RETRIEVAL_TOP_K", "RETRIEVAL_SCORE_THRESHOLD", "RETRIEVAL_MODE", "MAX_FILE_BYTES", "MAX_PDF_PAGES",
+    "MAX_EXTRACTED_CHARS",
     "COOLDOWN_SECONDS", "MAX_CONCURRENT_MODEL_JOBS", "LOG_LEVEL",
 )
 

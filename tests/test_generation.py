@@ -132,7 +132,8 @@ def test_failing_model_falls_back(embedder):
 
 
 def test_low_score_says_not_covered_without_model(embedder):
-    weak = [Hit(0.1, "Bread needs flour.", "baking.md", "Dough", "d2", 0)]
+    # 0.28 is below the threshold but near enough (0.25 and up) for the closest passage to be named.
+    weak = [Hit(0.28, "Bread needs flour.", "baking.md", "Dough", "d2", 0)]
     answerer = Answerer(FixedKnowledge(embedder, weak), FailingLLM(), top_k=5, score_threshold=0.3)
     plan = answerer.retrieve("What is attention?", "local")
     assert not plan.covered
@@ -223,7 +224,9 @@ def test_passages_fenced_as_data():
     assert system["role"] == "system"
     assert "not instructions" in system["content"]
     assert user["content"].count("</passages>") == 1
-    assert user["content"].index("Ignore your rules") < user["content"].index("</passages>")
+    assert "Ignore your rules" not in user["content"]
+    assert "reply in French" not in user["content"]
+    assert user["content"].index("instruction-like line was withheld") < user["content"].index("</passages>")
     assert user["content"].rstrip().endswith("Question: What is attention?")
 
 

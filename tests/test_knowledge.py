@@ -6,7 +6,7 @@ import pytest
 
 from knowledge.base import BUILTIN_TENANT, collect_files, document_id
 from knowledge.loaders import IngestError
-from knowledge.store import Match
+from knowledge.store import Match, RetrievalMode
 
 from conftest import shared_path
 
@@ -46,7 +46,7 @@ def test_changed_file_replaces_old_version(knowledge):
     changed = NOTES.replace(b"Mean squared error averages", b"MSE, the mean squared error, averages")
     info = knowledge.ingest_bytes(changed, "losses.md", tenant="g1", added_by="ada")
     assert info is not None
-    texts = [p["text"] for p in knowledge.store.scroll(Match(doc_id=info.doc_id))]
+    texts = [p["text"] for p in knowledge.store.scroll(Match(doc_id=info.doc_id, kind="chunk"))]
     assert len(texts) == info.chunks
     assert any("MSE, the mean squared error" in text for text in texts)
     assert not any("Mean squared error averages" in text for text in texts)
@@ -80,16 +80,16 @@ def test_same_name_in_two_tenants_are_two_documents(knowledge):
 
 def test_failed_ingest_leaves_store_unchanged(knowledge):
     knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
-    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match()))
+    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match(kind="chunk")))
     locked = shared_path("corpus", "pdf", "libreoffice-writer-password.pdf").read_bytes()
     with pytest.raises(IngestError, match="password-protected"):
         knowledge.ingest_bytes(locked, "losses.md", tenant="g1", added_by="ada")
-    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match())) == before
+    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match(kind="chunk"))) == before
 
 
 def test_upsert_failure_rolls_back_new_version(knowledge, monkeypatch):
     knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
-    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match()))
+    before = sorted(p["chunk_id"] for p in knowledge.store.scroll(Match(kind="chunk")))
     real_upsert = knowledge.store.upsert
 
     def upsert_then_fail(points):
@@ -99,7 +99,7 @@ def test_upsert_failure_rolls_back_new_version(knowledge, monkeypatch):
     monkeypatch.setattr(knowledge.store, "upsert", upsert_then_fail)
     with pytest.raises(OSError):
         knowledge.ingest_bytes(NOTES + b"\nA new paragraph.", "losses.md", tenant="g1", added_by="ada")
-    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match())) == before
+    assert sorted(p["chunk_id"] for p in knowledge.store.scroll(Match(kind="chunk"))) == before
 
 
 def test_one_page_notes_case(knowledge):
@@ -128,7 +128,7 @@ def test_corpus_pdfs_ingest_or_fail_cleanly(knowledge):
     stored = {d.name for d in knowledge.documents("g1")}
     assert "pdf/libreoffice-writer-password.pdf" not in stored
     assert {info.name for info in report.added} == stored
-    pages = {p["page"] for p in knowledge.store.scroll(Match(doc_id=document_id("g1", "pdf/pdflatex-4-pages.pdf")))}
+    pages = {p["page"] for p in knowledge.store.scroll(Match(doc_id=document_id("g1", "pdf/pdflatex-4-pages.pdf"), kind="chunk"))}
     assert pages == {1, 2, 3, 4}
 
 
@@ -176,3 +176,59 @@ def lesson_knowledge(tmp_path_factory, embedder):
     assert len(report.added) == 6
     yield base
     base.close()
+
+
+@pytest.mark.parametrize(
+    "question, expected_place",
+    [
+        ("what is HNSW?", "lessons/04-vector-databases.md > Step 5"),
+        ("what is the KV cache?", "lessons/02-deep-learning-to-transformers.md > Step 4"),
+    ],
+)
+def test_short_keyword_questions_are_covered(lesson_knowledge, question, expected_place):
+    from knowledge.answer import Answerer
+
+    answerer = Answerer(lesson_knowledge, None, top_k=5, score_threshold=0.38)
+    plan = answerer.retrieve(question, "g1")
+    assert plan.covered, plan.notice
+    cited = [f"{hit.source} > {hit.location}" for hit in plan.hits]
+    assert cited[0].startswith(expected_place), cited
+    answer = "".join(answerer.generate(plan))
+    assert "[1]" in answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital of France?", "How do I bake sourdough bread?", "Who won the 1998 world cup?", "what is python?"],
+)
+def test_off_topic_questions_are_not_covered(lesson_knowledge, question):
+    from knowledge.answer import Answerer
+
+    answerer = Answerer(lesson_knowledge, None, top_k=5, score_threshold=0.38)
+    for mode in RetrievalMode:
+        lesson_knowledge.mode = mode
+        plan = answerer.retrieve(question, "g1")
+        assert not plan.covered, (mode, plan.hits[0])
+        assert "does not cover this question" in "".join(answerer.generate(plan))
+    lesson_knowledge.mode = RetrievalMode.HYBRID
+
+
+def test_not_covered_names_closest_lesson_only_when_near(lesson_knowledge):
+    from knowledge.answer import Answerer
+
+    strict = Answerer(lesson_knowledge, None, top_k=5, score_threshold=0.9)
+    plan = strict.retrieve("How does an HNSW index find neighbours?", "g1")
+    assert not plan.covered
+    assert "The closest passage is in lessons/04-vector-databases.md > Step 5" in plan.notice
+    plan = strict.retrieve("How do I bake sourdough bread?", "g1")
+    assert "closest passage" not in plan.notice
+
+
+def test_hybrid_search_reads_only_live_version(knowledge):
+    knowledge.ingest_bytes(NOTES, "losses.md", tenant="g1", added_by="ada")
+    changed = NOTES.replace(b"Cross-entropy compares", b"Log loss, also called cross-entropy, compares")
+    knowledge.ingest_bytes(changed, "losses.md", tenant="g1", added_by="ada")
+    for mode in RetrievalMode:
+        texts = [hit.text for hit in knowledge.search("cross-entropy", "g1", 10, mode)]
+        assert any("Log loss" in text for text in texts), mode
+        assert not any(text.startswith("Cross-entropy compares") for text in texts), mode
