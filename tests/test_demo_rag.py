@@ -37,7 +37,8 @@ def test_shown_chunks_are_retrieval_results(answerer):
     assert result.facts["covered"]
     for rank, hit in enumerate(expected, start=1):
         assert f"{rank}. {hit.score:.3f} {hit.source} > {hit.location}" in result.text
-    assert [hit.score for hit in expected] == sorted((hit.score for hit in expected), reverse=True)
+    # Hybrid ranking fuses dense and keyword ranks, so the cosines shown need not fall in order.
+    assert f"in {answerer.knowledge.mode.value} rank order" in result.text
 
 
 def test_prompt_contains_the_passages(answerer):

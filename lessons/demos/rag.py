@@ -47,7 +47,11 @@ def run(question: str = DEFAULT_QUESTION, time_limit: float = 20.0, answerer=Non
     messages = build_messages(plan.question, plan.hits) if plan.covered else []
     answer, stopped_early = _answer(answerer, plan, deadline)
 
-    lines = [f"**1. Retrieved** for {question!r} from the built-in lessons (top {answerer.top_k}, cosine similarity):"]
+    mode = answerer.knowledge.mode.value
+    lines = [
+        f"**1. Retrieved** for {question!r} from the built-in lessons: top {answerer.top_k}, "
+        f"in {mode} rank order, each with its cosine similarity to the question:"
+    ]
     lines.append("\n".join(
         f"{rank}. {hit.score:.3f} {_where(hit)}" + (" (in the prompt)" if sent_to_model(hit, plan) else "")
         for rank, hit in enumerate(hits, start=1)
@@ -144,7 +148,7 @@ def _draw_scores(panel, hits, plan, threshold) -> None:
     panel.invert_yaxis()
     panel.set_xlim(min([0.0] + [hit.score - 0.05 for hit in hits]), 1)
     panel.set_xlabel("cosine similarity to the question", fontsize=9)
-    panel.set_title("1. Retrieved chunks, best first", fontsize=10)
+    panel.set_title("1. Retrieved chunks, in rank order", fontsize=10)
 
     legend = [
         Patch(color="tab:blue", label="in the prompt"),
