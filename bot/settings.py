@@ -97,7 +97,7 @@ class Settings(BaseSettings):
         default=True, description="Run demos, and draw the pictures of lessons' visual steps; off shows text only."
     )
     demo_time_limit_seconds: float = Field(
-        default=20.0, gt=0, le=600, description="A demo stops after this many seconds and shows what it has."
+        default=30.0, gt=0, le=600, description="A demo stops after this many seconds and shows what it has."
     )
 
     cooldown_seconds: float = Field(
