@@ -29,6 +29,19 @@ class Demo:
     needs_knowledge: bool = False  # if True, `run` also takes `answerer=`, the bot's knowledge.answer.Answerer
 
 
+def text_argument(args: str, key: str, max_chars: int) -> dict:
+    """Read one text argument, with or without quotes, as `{key: text}`; empty gives `{}` (the demo's default).
+
+    Raises ValueError naming the argument when the text is longer than `max_chars`.
+    """
+    text = args.strip().strip("\"'“”").strip()
+    if not text:
+        return {}
+    if len(text) > max_chars:
+        raise ValueError(f"the {key} is {len(text)} characters; give at most {max_chars}")
+    return {key: text}
+
+
 def available() -> dict[str, Demo]:
     """Return the demos this build can run, by name."""
     from lessons.demos import attention, embed, generate, neuron, nexttoken, prompt, rag, tokenize, traingpt, vectordb, xor

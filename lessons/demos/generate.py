@@ -22,7 +22,7 @@ import re
 import time
 from functools import lru_cache
 
-from lessons.demos import Demo, DemoResult
+from lessons.demos import Demo, DemoResult, text_argument
 from lessons.demos.plotting import new_figure, to_png
 
 DEFAULT_PROMPT = "The model reads the prompt and"
@@ -216,12 +216,7 @@ def _draw(perplexity, training) -> bytes:
 
 def parse(args: str) -> dict:
     """Read the prompt, with or without quotes; empty means the default prompt."""
-    prompt = args.strip().strip("\"'“”").strip()
-    if not prompt:
-        return {}
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(f"the prompt is {len(prompt)} characters; give at most {MAX_PROMPT_CHARS}")
-    return {"prompt": prompt}
+    return text_argument(args, "prompt", MAX_PROMPT_CHARS)
 
 
 DEMO = Demo(

@@ -12,7 +12,7 @@ import atexit
 import threading
 from functools import lru_cache
 
-from lessons.demos import Demo, DemoResult
+from lessons.demos import Demo, DemoResult, text_argument
 from lessons.demos.plotting import new_figure, to_png
 
 DEFAULT_TEXT = "The cat sat on the"
@@ -105,12 +105,7 @@ def _draw(text, labels, by_temperature) -> bytes:
 
 def parse(args: str) -> dict:
     """Read the text, with or without quotes; empty means the default sentence."""
-    text = args.strip().strip("\"'“”").strip()
-    if not text:
-        return {}
-    if len(text) > MAX_TEXT_CHARS:
-        raise ValueError(f"the text is {len(text)} characters; give at most {MAX_TEXT_CHARS}")
-    return {"text": text}
+    return text_argument(args, "text", MAX_TEXT_CHARS)
 
 
 DEMO = Demo(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import textwrap
 import time
 
-from lessons.demos import Demo, DemoResult
+from lessons.demos import Demo, DemoResult, text_argument
 from lessons.demos.nexttoken import MAX_TEXT_CHARS
 from lessons.demos.plotting import new_figure, to_png
 
@@ -181,12 +181,7 @@ def _draw_text(figure, left: float, title: str, text: str) -> None:
 
 def parse(args: str) -> dict:
     """Read the question, with or without quotes; empty means the default question."""
-    question = args.strip().strip("\"'“”").strip()
-    if not question:
-        return {}
-    if len(question) > MAX_TEXT_CHARS:
-        raise ValueError(f"the question is {len(question)} characters; give at most {MAX_TEXT_CHARS}")
-    return {"question": question}
+    return text_argument(args, "question", MAX_TEXT_CHARS)
 
 
 DEMO = Demo(

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lessons.demos import Demo, DemoResult
+from lessons.demos import Demo, DemoResult, text_argument
 from lessons.demos.plotting import new_figure, to_png
 
 DEFAULT_TEXT = "Tokenizers split unbelievably long words, and café becomes cafe."
@@ -253,12 +253,7 @@ def _shorten(text: str, length: int) -> str:
 
 def parse(args: str) -> dict:
     """Read the text, with or without quotes; empty means the default sentence."""
-    text = args.strip().strip("\"'“”").strip()
-    if not text:
-        return {}
-    if len(text) > MAX_TEXT_CHARS:
-        raise ValueError(f"the text is {len(text)} characters; give at most {MAX_TEXT_CHARS}")
-    return {"text": text}
+    return text_argument(args, "text", MAX_TEXT_CHARS)
 
 
 DEMO = Demo(
