@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", help="chat in this terminal (the default)")
     commands.add_parser("discord", help="run the Discord bot (needs DISCORD_TOKEN)")
     ingest = commands.add_parser("ingest", help="add files or folders to the knowledge base")
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a PDF, Markdown or text file, or a folder")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a PDF, DOCX, HTML, Markdown or text file, or a folder")
     ingest.add_argument("--tenant", default="local", help="tenant to ingest for: a Discord guild id, a Slack team id, or local (default)")
     ingest.add_argument("--added-by", default="cli", help="name shown in /docs as who added the documents (default: cli)")
     slack = commands.add_parser("slack", help="run the Slack bot (Socket Mode, or HTTP mode with --http)")

@@ -49,7 +49,7 @@ OPEN_QUESTION_IS_CHOICE = "The open quiz question is multiple choice: pick one o
 
 # Slack adapter
 SLACK_INGEST_HOW = (
-    "Slash commands cannot carry files. To add a document, share the file (PDF, Markdown or text) "
+    "Slash commands cannot carry files. To add a document, share the file (PDF, DOCX, HTML, Markdown or text) "
     "in a direct message with me, or in a message that mentions me; I reply with the chunks added."
 )
 SLACK_CANNOT_POST = (

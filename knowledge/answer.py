@@ -42,6 +42,8 @@ NOTHING_STORED = "The knowledge base is empty. An admin can add documents with /
 MIN_CHECKED_CHARS = 20
 _SENTENCE_END_MARKS = (".", "!", "?", "。", "！", "？", ")", "]", "`", "*")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+# A newline that continues the line before: not before a blank line, a list item or a heading.
+_WRAPPED_LINE = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|[-*+•][ \t]|\d+[.)][ \t]|#))")
 # Lines that speak to the assistant instead of about the topic: commands at the start of a
 # line, role labels and instruction headings. A sentence that quotes such a command (a
 # lesson on prompting does) is left alone. A pattern list cannot catch every phrasing,
@@ -260,6 +262,8 @@ def passage_sentences(hits: list[Hit], min_chars: int = 25) -> list[tuple[int, s
         prose = re.sub(r"```.*?```", " ", _INSTRUCTION_LINE.sub(" ", hit.text), flags=re.DOTALL)
         # Table rows and code lines (a chunk may start inside a code block) are not sentences.
         prose = re.sub(r"^\s*(\||#|>>>|\$ |```).*$", " ", prose, flags=re.MULTILINE)
+        # A line break inside a paragraph or list item is wrapping, not the end of a sentence.
+        prose = _WRAPPED_LINE.sub(" ", prose)
         for sentence in _SENTENCE.split(prose):
             sentence = " ".join(sentence.split())
             if len(sentence) >= min_chars and sentence not in seen:

@@ -52,8 +52,9 @@ BUILTIN_TENANT = "builtin"
 # Part of every document version: bump it when chunking or the payload changes,
 # so the next ingest rewrites documents whose bytes did not change.
 # Format 2 changed chunking (CJK and right-to-left stops, a character cap);
-# format 3 added the keyword vectors and the live-version records.
-INDEX_FORMAT = "3"
+# format 3 added the keyword vectors and the live-version records;
+# format 4 leaves HTML comments out of Markdown.
+INDEX_FORMAT = "4"
 CHUNK = "chunk"
 LIVE = "live"
 

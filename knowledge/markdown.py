@@ -114,6 +114,9 @@ def split_sections(text: str, *, mdx: bool = False) -> list[Section]:
     text = blank_front_matter(text)
     if mdx:
         text = strip_mdx(text)
+    else:
+        # Comments are invisible in rendered Markdown, so they are not content either.
+        text = _HTML_COMMENT.sub("", text)
 
     sections: list[Section] = []
     path: list[tuple[int, str]] = []

@@ -157,8 +157,9 @@ def context_for(responder):
     return Context(command=Command("ingest"), responder=responder, services=None, router=router)
 
 
-def test_progress_edits_at_most_once_a_second_then_become_the_report():
-    responder = TimedResponder(min_edit_interval=0.0)
+@pytest.mark.parametrize("platform_interval", [0.0, 1.0])
+def test_progress_edits_at_most_once_a_second_then_become_the_report(platform_interval):
+    responder = TimedResponder(min_edit_interval=platform_interval)
     stopped = threading.Event()
 
     async def ingest_command_flow():
@@ -172,8 +173,10 @@ def test_progress_edits_at_most_once_a_second_then_become_the_report():
     shown = [(moment, kind, text) for kind, moment, text in responder.events if kind in ("send", "edit")]
     assert len(shown) >= 3
     assert [kind for _, kind, _ in shown].count("send") == 1, "progress and report share one message"
-    gaps = [later - earlier for (earlier, _, _), (later, _, _) in zip(shown, shown[1:])]
+    progress = shown[:-1]
+    gaps = [later - earlier for (earlier, _, _), (later, _, _) in zip(progress, progress[1:])]
     assert min(gaps) >= 0.99, gaps
+    assert shown[-1][0] - shown[-2][0] >= platform_interval - 0.01
     assert any("/25 files" in text for _, _, text in shown[:-1])
     assert shown[-1][2] == format_report(report)
 

@@ -232,3 +232,31 @@ def test_hybrid_search_reads_only_live_version(knowledge):
         texts = [hit.text for hit in knowledge.search("cross-entropy", "g1", 10, mode)]
         assert any("Log loss" in text for text in texts), mode
         assert not any(text.startswith("Cross-entropy compares") for text in texts), mode
+
+
+def test_extractive_sentences_join_wrapped_lines():
+    from knowledge.answer import passage_sentences
+    from knowledge.documents import Hit
+
+    text = (
+        "Cross-entropy is the negative log of the probability the model gave\n"
+        "to the correct class.\n\n"
+        "- Mean squared error: the average of squared\n"
+        "  differences between prediction and target.\n"
+        "- Cross-entropy: used for classification and for next-token\n"
+        "  prediction in language models.\n"
+    )
+    sentences = [sentence for _, sentence in passage_sentences([Hit(0.9, text, "notes.md", "Loss", "d1", 0)])]
+    assert sentences[0] == "Cross-entropy is the negative log of the probability the model gave to the correct class."
+    assert "- Mean squared error: the average of squared differences between prediction and target." in sentences
+    assert "- Cross-entropy: used for classification and for next-token prediction in language models." in sentences
+    assert len(sentences) == 3
+
+
+def test_markdown_comments_are_not_indexed():
+    from knowledge.markdown import split_sections
+
+    sections = split_sections("# Title\n\n<!-- kind: visual; demo: xor -->\nVisible text.\n")
+    text = " ".join(section.text for section in sections)
+    assert "Visible text." in text
+    assert "kind:" not in text

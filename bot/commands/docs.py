@@ -35,7 +35,7 @@ async def ingest_command(ctx: Context) -> Reply:
 
     Args:
         path: A file or folder on the bot's machine (terminal only); on Discord and Slack, attach the file instead.
-        file: The PDF, Markdown or text file to add, attached to the command.
+        file: The PDF, DOCX, HTML, Markdown or text file to add, attached to the command.
     """
     command = ctx.command
     live = LiveMessage(ctx.responder, max(ctx.responder.min_edit_interval, PROGRESS_EDIT_INTERVAL))
@@ -163,8 +163,9 @@ async def _run_with_progress(ctx: Context, live: LiveMessage, run: IngestRun) ->
 
     report = work.result()
     if shown_update is not None:
-        # The caller edits the message once more, with the report; keep to the interval.
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - shown_at)))
+        # The caller edits the message once more, with the report: keep to the platform's
+        # interval (1 s on Discord and Slack; the terminal needs no wait).
+        await asyncio.sleep(max(0.0, ctx.responder.min_edit_interval - (time.monotonic() - shown_at)))
     return report
 
 
