@@ -60,3 +60,35 @@ def test_terminal_writes_images_to_data_dir(tmp_path):
     assert adapter.parse("1").args == "1 2"
     assert adapter.parse("next").name == "ask"  # only one-letter labels are typed as themselves
     assert adapter.parse("1").name == "lesson"
+
+
+def test_terminal_choices_belong_to_the_last_command(tmp_path):
+    from bot.adapters.terminal import TerminalAdapter
+    from bot.core import Choice, Reply
+    from bot.registry import Registry
+    from bot.router import Router
+    from bot.services import Services
+    from bot.settings import load_settings
+
+    registry = Registry()
+
+    @registry.command("pick")
+    async def pick(ctx):
+        """Reply with two choices."""
+        return Reply("Pick one.", choices=[Choice("A", "/plain"), Choice("B", "/plain")])
+
+    @registry.command("plain")
+    async def plain(ctx):
+        """Reply with text only, like a free-text quiz question."""
+        return Reply("Type your answer.")
+
+    router = Router(registry, Services(load_settings(data_dir=tmp_path)), cooldown_seconds=0, max_concurrent_model_jobs=1)
+    console = Console(record=True, width=120)
+    adapter = TerminalAdapter(router, console)
+
+    asyncio.run(adapter.handle_line("/pick"))
+    assert adapter.parse("2").name == "plain"
+    asyncio.run(adapter.handle_line("/plain"))
+    assert adapter.parse("2").name == "choice"
+    asyncio.run(adapter.handle_line("2"))
+    assert "There is no choice 2; there are no choices to pick from right now." in console.export_text()

@@ -103,6 +103,8 @@ class TerminalAdapter:
             self.console.print(f"There is no choice {command.args}; {hint}.\n")
             return
 
+        # Numbers pick from this command's choices only; a reply without any leaves none.
+        self._choices = []
         responder = TerminalResponder(self.console, self)
         task = asyncio.ensure_future(self.router.dispatch(command, responder))
         try:
