@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
+import time
 from functools import cached_property
 from bot.settings import LLMBackend, Settings, secret_value
 from knowledge.answer import Answerer
@@ -135,3 +137,24 @@ class Services:
     def close(self) -> None:
         if "knowledge" in self.__dict__:
             self.knowledge.close()
+
+
+def start_platform_services(settings: Settings) -> Services:
+    """Build the services for a Discord or Slack bot: check the LLM settings, ingest the built-in
+    lessons and load the embedding model in the background.
+
+    Raises ValueError, with a message for the operator, when the LLM settings cannot work.
+    """
+    services = Services(settings)
+    llm = services.llm
+    started = time.monotonic()
+    services.course  # parsed now rather than in the event loop on the first /lesson
+    report = services.ingest_lessons()
+    for name, reason in report.failed:
+        logger.error("built-in lesson %s could not be ingested: %s", name, reason)
+    logger.info(
+        "built-in lessons checked in %.1f s: %d chunks added; answers come from %s",
+        time.monotonic() - started, report.chunks_added, llm.name if llm else "the passages themselves (extractive)",
+    )
+    threading.Thread(target=lambda: services.knowledge.embedder.model, name="warm-up", daemon=True).start()
+    return services

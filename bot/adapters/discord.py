@@ -17,7 +17,6 @@ import asyncio
 import datetime
 import io
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -349,7 +348,7 @@ def run(settings: Settings) -> int:
     import sys
 
     from bot.commands import registry
-    from bot.services import Services
+    from bot.services import start_platform_services
 
     token = secret_value(settings.discord_token)
     if not token:
@@ -357,18 +356,11 @@ def run(settings: Settings) -> int:
               "(your application > Bot > Reset Token) in .env or the environment.", file=sys.stderr)
         return 2
 
-    services = Services(settings)
     try:
-        llm = services.llm
+        services = start_platform_services(settings)
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    started = time.monotonic()
-    services.course  # parsed now rather than in the event loop on the first /lesson
-    report = services.ingest_lessons()
-    logger.info("built-in lessons checked in %.1f s: %d chunks added, %d failed",
-                time.monotonic() - started, report.chunks_added, len(report.failed))
-    logger.info("answers come from %s", llm.name if llm else "the passages themselves (extractive)")
 
     router = Router(
         registry,

@@ -421,10 +421,9 @@ async def serve_socket_mode(adapter: SlackAdapter, app_token: str) -> None:
 def run(settings: Settings, *, http: bool = False, port: int = 3000, host: str = "0.0.0.0") -> int:
     """Start the Slack bot in Socket Mode, or in HTTP mode on HOST:PORT; return the exit status."""
     import sys
-    import threading
 
     from bot.commands import registry
-    from bot.services import Services
+    from bot.services import start_platform_services
 
     missing = missing_tokens(settings, http=http)
     if missing:
@@ -432,18 +431,11 @@ def run(settings: Settings, *, http: bool = False, port: int = 3000, host: str =
         print(messages.SLACK_MISSING_TOKENS.format(mode=mode, names=", ".join(missing)), file=sys.stderr)
         return 2
 
-    services = Services(settings)
     try:
-        llm = services.llm
+        services = start_platform_services(settings)
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    started = time.monotonic()
-    report = services.ingest_lessons()
-    for name, reason in report.failed:
-        logger.error("built-in lesson %s could not be ingested: %s", name, reason)
-    logger.info("lessons checked in %.1f s; answers from %s", time.monotonic() - started, llm.name if llm else "extractive")
-    threading.Thread(target=lambda: services.knowledge.embedder.model, name="warm-up", daemon=True).start()
 
     async def serve() -> None:
         router = Router(

@@ -42,6 +42,32 @@ def text_argument(args: str, key: str, max_chars: int) -> dict:
     return {key: text}
 
 
+# (name in the chat, keyword argument of `run`, lowest, highest) for one positional number.
+NumberField = tuple[str, str, int, int]
+MAX_SEED = 2**31 - 1
+COUNT_WORDS = {1: "one", 2: "two", 3: "three", 4: "four"}
+
+
+def whole_numbers(args: str, fields: tuple[NumberField, ...], described: str, example: str) -> dict:
+    """Read up to len(fields) whole numbers in order, each within its bounds, as keyword arguments.
+
+    `described` names the numbers for the error message and `example` is a valid command.
+    Raises ValueError naming the number that is missing its form or out of bounds.
+    """
+    words = args.split()
+    if len(words) > len(fields):
+        raise ValueError(f"takes at most {COUNT_WORDS[len(fields)]} numbers: {described}, e.g. {example}")
+
+    values = {}
+    for (label, name, low, high), word in zip(fields, words):
+        if not word.isdigit():
+            raise ValueError(f"{label} must be a whole number, got {word!r}; e.g. {example}")
+        if not low <= int(word) <= high:
+            raise ValueError(f"{label} must be between {low} and {high}, got {word}")
+        values[name] = int(word)
+    return values
+
+
 def available() -> dict[str, Demo]:
     """Return the demos this build can run, by name."""
     from lessons.demos import attention, embed, generate, neuron, nexttoken, prompt, rag, tokenize, traingpt, vectordb, xor

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import textwrap
 
-from lessons.demos import Demo, DemoResult
+from lessons.demos import MAX_SEED, Demo, DemoResult, whole_numbers
 from lessons.demos.plotting import new_figure, to_png
 
 DEFAULT_STEPS = 500
@@ -102,20 +102,8 @@ def _draw(training, uniform: float) -> bytes:
 
 def parse(args: str) -> dict:
     """Read `[steps] [seed]` from the chat."""
-    names = ("steps", "seed")
-    limits = {"steps": (1, MAX_STEPS), "seed": (0, 2**31 - 1)}
-    words = args.split()
-    if len(words) > len(names):
-        raise ValueError("takes at most two numbers: steps and seed, e.g. /demo train-gpt 500 0")
-    values = {}
-    for name, word in zip(names, words):
-        if not word.isdigit():
-            raise ValueError(f"{name} must be a whole number, got {word!r}; e.g. /demo train-gpt 500 0")
-        low, high = limits[name]
-        if not low <= int(word) <= high:
-            raise ValueError(f"{name} must be between {low} and {high}, got {word}")
-        values[name] = int(word)
-    return values
+    fields = (("steps", "steps", 1, MAX_STEPS), ("seed", "seed", 0, MAX_SEED))
+    return whole_numbers(args, fields, "steps and seed", "/demo train-gpt 500 0")
 
 
 DEMO = Demo(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lessons.demos import Demo, DemoResult
+from lessons.demos import MAX_SEED, Demo, DemoResult, whole_numbers
 from lessons.demos.plotting import new_figure, to_png
 
 DEFAULT_COUNT = 500
@@ -259,19 +259,8 @@ def _draw(runs, recalls, count, padding) -> bytes:
 
 def parse(args: str) -> dict:
     """Read `[n] [seed]` from the chat."""
-    words = args.split()
-    if len(words) > 2:
-        raise ValueError("takes at most two numbers: vectors to index and seed, e.g. /demo vectordb 500 0")
-    # (name in the chat, keyword argument of run, lowest, highest)
-    fields = (("n", "count", TOP_K, MAX_COUNT), ("seed", "seed", 0, 2**31 - 1))
-    values = {}
-    for (label, name, low, high), word in zip(fields, words):
-        if not word.isdigit():
-            raise ValueError(f"{label} must be a whole number, got {word!r}; e.g. /demo vectordb 500 0")
-        if not low <= int(word) <= high:
-            raise ValueError(f"{label} must be between {low} and {high}, got {word}")
-        values[name] = int(word)
-    return values
+    fields = (("n", "count", TOP_K, MAX_COUNT), ("seed", "seed", 0, MAX_SEED))
+    return whole_numbers(args, fields, "vectors to index and seed", "/demo vectordb 500 0")
 
 
 DEMO = Demo(

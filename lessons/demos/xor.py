@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from lessons.demos import Demo, DemoResult
+from lessons.demos import MAX_SEED, Demo, DemoResult, whole_numbers
 from lessons.demos.plotting import new_figure, to_png
 
 INPUTS = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
@@ -127,20 +127,8 @@ def _draw(snapshots, losses, axis, hidden) -> bytes:
 
 def parse(args: str) -> dict:
     """Read `[hidden] [steps] [seed]` from the chat."""
-    names = ("hidden", "steps", "seed")
-    limits = {"hidden": (1, 64), "steps": (1, 20000), "seed": (0, 2**31 - 1)}
-    values = {}
-    words = args.split()
-    if len(words) > len(names):
-        raise ValueError("takes at most three numbers: hidden units, steps and seed, e.g. /demo xor 4 1000 0")
-    for name, word in zip(names, words):
-        if not word.isdigit():
-            raise ValueError(f"{name} must be a whole number, got {word!r}; e.g. /demo xor 4 1000 0")
-        low, high = limits[name]
-        if not low <= int(word) <= high:
-            raise ValueError(f"{name} must be between {low} and {high}, got {word}")
-        values[name] = int(word)
-    return values
+    fields = (("hidden", "hidden", 1, 64), ("steps", "steps", 1, 20000), ("seed", "seed", 0, MAX_SEED))
+    return whole_numbers(args, fields, "hidden units, steps and seed", "/demo xor 4 1000 0")
 
 
 DEMO = Demo(
