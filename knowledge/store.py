@@ -414,7 +414,11 @@ class ServerStore(VectorStore):
         client.create_payload_index(collection, "chunk_index", models.PayloadSchemaType.INTEGER)
 
     def _recover_interrupted_migration(self, staging: str) -> None:
-        """The original is deleted only after the staging copy is complete, so without it the copy is the data."""
+        """Finish or undo a migration that a killed process left behind.
+
+        The original is deleted only after the staging copy is complete, so when the original
+        is missing, the staging copy is the data.
+        """
         if self._client.collection_exists(self.collection):
             logger.warning("removing the unfinished migration collection %s", staging)
             self._client.delete_collection(staging)

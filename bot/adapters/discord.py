@@ -384,7 +384,7 @@ def run(settings: Settings) -> int:
         print("Discord rejected DISCORD_TOKEN. Copy the bot token again from the Developer Portal.", file=sys.stderr)
         return 2
     except discord.PrivilegedIntentsRequired as error:
-        print(f"Discord refused the connection: {error}", file=sys.stderr)
+        print(f"Discord rejected the connection: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass

@@ -163,8 +163,8 @@ async def _run_with_progress(ctx: Context, live: LiveMessage, run: IngestRun) ->
 
     report = work.result()
     if shown_update is not None:
-        # The caller edits the message once more, with the report: keep to the platform's
-        # interval (1 s on Discord and Slack; the terminal needs no wait).
+        # The caller edits the message once more, with the report. Discord and Slack get their
+        # 1 s between edits, and the terminal's 0.1 s is barely a wait.
         await asyncio.sleep(max(0.0, ctx.responder.min_edit_interval - (time.monotonic() - shown_at)))
     return report
 
